@@ -1,0 +1,1 @@
+//! Seeded v1 data.

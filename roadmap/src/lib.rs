@@ -1,0 +1,1 @@
+//! Hooks named by mapping.yaml.

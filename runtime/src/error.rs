@@ -1,0 +1,91 @@
+//! Errors. Every problem with the data names the KV key, the JSON pointer and what was expected.
+
+use std::fmt;
+
+/// Bad data in a KV value. Nothing is written when one is returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataError {
+    /// The KV key whose value is at fault.
+    pub kv_key: String,
+    /// RFC 6901 pointer into the (upgraded) value; `/` is the value itself.
+    pub pointer: String,
+    /// What the mapping expected there.
+    pub expected: String,
+    /// What was found instead.
+    pub found: String,
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: expected {}, found {}",
+            self.kv_key, self.pointer, self.expected, self.found
+        )
+    }
+}
+
+impl std::error::Error for DataError {}
+
+/// A failure of the database itself, or a stored row that does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DbError {
+    #[error("SQL error: {message} (in `{sql}`)")]
+    Sql { sql: String, message: String },
+    #[error("column `{column}`: {message}")]
+    Decode { column: String, message: String },
+}
+
+/// Any error of a migration, export or verification.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Data(#[from] DataError),
+    #[error("{0}")]
+    Db(#[from] DbError),
+    #[error("{kv_key}: the value is not valid JSON: {message} (line {line}, column {column})")]
+    Json { kv_key: String, message: String, line: usize, column: usize },
+    #[error("{kv_key}: the value is not valid UTF-8 ({message})")]
+    Utf8 { kv_key: String, message: String },
+    #[error("dump: {0}")]
+    Dump(String),
+    #[error("schema: {0}")]
+    Schema(String),
+    #[error("table `{table}`: stored data cannot be exported: {message}")]
+    Export { table: String, message: String },
+}
+
+impl Error {
+    /// A short machine-readable kind, used by `--format json` and the Worker's responses.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Data(_) => "data",
+            Error::Db(_) => "database",
+            Error::Json { .. } => "json",
+            Error::Utf8 { .. } => "utf8",
+            Error::Dump(_) => "dump",
+            Error::Schema(_) => "schema",
+            Error::Export { .. } => "export",
+        }
+    }
+
+    /// The error as a JSON object: `{kind, message, kv_key?, pointer?, expected?, found?}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut o = serde_json::Map::new();
+        o.insert("kind".into(), self.kind().into());
+        o.insert("message".into(), self.to_string().into());
+        match self {
+            Error::Data(d) => {
+                o.insert("kv_key".into(), d.kv_key.clone().into());
+                o.insert("pointer".into(), d.pointer.clone().into());
+                o.insert("expected".into(), d.expected.clone().into());
+                o.insert("found".into(), d.found.clone().into());
+            }
+            Error::Json { kv_key, .. } | Error::Utf8 { kv_key, .. } => {
+                o.insert("kv_key".into(), kv_key.clone().into());
+            }
+            _ => {}
+        }
+        serde_json::Value::Object(o)
+    }
+}

@@ -1,0 +1,77 @@
+//! What a migration did, per KV source and per table.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub dry_run: bool,
+    /// The schema version of the database after the run.
+    pub schema_version: i64,
+    /// Schema migrations applied by this run.
+    pub schema_migrations_applied: Vec<i64>,
+    pub sources: Vec<SourceReport>,
+    pub tables: Vec<TableReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceReport {
+    /// The KV key, or the key pattern (`roadmap:agent-cache:{address}`).
+    pub source: String,
+    /// How many KV entries matched it.
+    pub kv_entries: usize,
+    /// Bytes of value text read.
+    pub bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableReport {
+    pub table: String,
+    pub source: String,
+    /// Rows the KV values hold for this table.
+    pub source_rows: usize,
+    pub inserted: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub deleted: usize,
+    /// Stored rows no longer in the source, kept (`on_missing: keep`).
+    pub retained: usize,
+}
+
+impl Report {
+    /// Rows inserted, updated or deleted.
+    pub fn rows_changed(&self) -> usize {
+        self.tables.iter().map(|t| t.inserted + t.updated + t.deleted).sum()
+    }
+
+    /// A plain-text table for terminals.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        if self.dry_run {
+            out.push_str("dry run: nothing was written\n");
+        }
+        out.push_str(&format!("schema version {}", self.schema_version));
+        if !self.schema_migrations_applied.is_empty() {
+            let v: Vec<String> = self.schema_migrations_applied.iter().map(|v| format!("{v:04}")).collect();
+            out.push_str(&format!(" (applied {})", v.join(", ")));
+        }
+        out.push_str("\n\n");
+        let w = self.sources.iter().map(|s| s.source.len()).max().unwrap_or(6).max(6);
+        out.push_str(&format!("{:<w$}  {:>7}  {:>10}\n", "source", "entries", "bytes"));
+        for s in &self.sources {
+            out.push_str(&format!("{:<w$}  {:>7}  {:>10}\n", s.source, s.kv_entries, s.bytes));
+        }
+        out.push('\n');
+        let tw = self.tables.iter().map(|t| t.table.len()).max().unwrap_or(5).max(5);
+        out.push_str(&format!(
+            "{:<tw$}  {:>8}  {:>8}  {:>8}  {:>9}  {:>8}  {:>8}\n",
+            "table", "source", "inserted", "updated", "unchanged", "deleted", "retained"
+        ));
+        for t in &self.tables {
+            out.push_str(&format!(
+                "{:<tw$}  {:>8}  {:>8}  {:>8}  {:>9}  {:>8}  {:>8}\n",
+                t.table, t.source_rows, t.inserted, t.updated, t.unchanged, t.deleted, t.retained
+            ));
+        }
+        out
+    }
+}
