@@ -1,1 +1,3 @@
 //! Hooks named by mapping.yaml.
+
+pub mod v1;

@@ -406,6 +406,9 @@ pub fn json_tri(obj: &Map<String, Value>, name: &str, cx: &Cx<'_>, path: &Path<'
     }
 }
 
+/// A shape and, when present, the container.
+pub type Shaped<'v, T> = (Shape, Option<&'v T>);
+
 /// An embedded object (`object:` group): its shape, and the object when present.
 pub fn object<'v>(
     obj: &'v Map<String, Value>,
@@ -414,7 +417,7 @@ pub fn object<'v>(
     nullable: bool,
     cx: &Cx<'_>,
     path: &Path<'_>,
-) -> Result<(Shape, Option<&'v Map<String, Value>>), DataError> {
+) -> Result<Shaped<'v, Map<String, Value>>, DataError> {
     let p = path.key(name);
     match field(obj, name) {
         Field::Absent if optional => Ok((Shape::Absent, None)),
@@ -426,6 +429,19 @@ pub fn object<'v>(
     }
 }
 
+/// A required, non-null embedded object.
+pub fn req_object<'v>(
+    obj: &'v Map<String, Value>,
+    name: &str,
+    cx: &Cx<'_>,
+    path: &Path<'_>,
+) -> Result<&'v Map<String, Value>, DataError> {
+    match object(obj, name, false, false, cx, path)? {
+        (_, Some(o)) => Ok(o),
+        (_, None) => Err(cx.error(&path.key(name), "an object", ABSENT)),
+    }
+}
+
 /// An array that feeds a child table (`array:`): its shape, and the array when present.
 pub fn array<'v>(
     obj: &'v Map<String, Value>,
@@ -434,7 +450,7 @@ pub fn array<'v>(
     nullable: bool,
     cx: &Cx<'_>,
     path: &Path<'_>,
-) -> Result<(Shape, Option<&'v Vec<Value>>), DataError> {
+) -> Result<Shaped<'v, Vec<Value>>, DataError> {
     let p = path.key(name);
     match field(obj, name) {
         Field::Absent if optional => Ok((Shape::Absent, None)),
@@ -444,6 +460,18 @@ pub fn array<'v>(
         Field::Value(Value::Array(a)) => Ok((Shape::Present, Some(a))),
         Field::Value(v) => Err(cx.error(&p, "an array", describe(v))),
     }
+}
+
+/// An object whose entries feed a child table (`entries:`): its shape, and the object.
+pub fn entries<'v>(
+    obj: &'v Map<String, Value>,
+    name: &str,
+    optional: bool,
+    nullable: bool,
+    cx: &Cx<'_>,
+    path: &Path<'_>,
+) -> Result<Shaped<'v, Map<String, Value>>, DataError> {
+    object(obj, name, optional, nullable, cx, path)
 }
 
 /// An element of an array, or an entry value, that must be an object.
@@ -463,9 +491,56 @@ pub fn value<T: JsonColumn>(v: &Value, nullable: bool, cx: &Cx<'_>, path: &Path<
     }
 }
 
+/// A non-null `from: value` column.
+pub fn value_req<T: JsonColumn>(v: &Value, cx: &Cx<'_>, path: &Path<'_>) -> Result<T, DataError> {
+    match v {
+        Value::Null => Err(cx.error(path, non_null_msg(T::EXPECTED), "null")),
+        v => T::from_json(v, cx, path),
+    }
+}
+
 /// The position of an element in its array, as stored in a `from: position` column.
 pub fn position(index: usize) -> i64 {
     i64::try_from(index).expect("array index fits i64")
+}
+
+/// Parses a KV value. JSON that does not parse (malformed, truncated, nested deeper than 128
+/// levels) is an error naming the key and the place.
+pub fn parse(kv_key: &str, text: &str) -> Result<Value, crate::Error> {
+    serde_json::from_str(text).map_err(|e| crate::Error::Json {
+        kv_key: kv_key.to_string(),
+        message: e.to_string(),
+        line: e.line(),
+        column: e.column(),
+    })
+}
+
+/// Compact JSON text, as `JSON.stringify` writes it.
+pub fn to_text(v: &Value) -> String {
+    serde_json::to_string(v).expect("a JSON value serialises")
+}
+
+/// Records a row's primary key while extracting; a key seen before is an error naming both
+/// places.
+pub fn claim_key<K: std::hash::Hash + Eq + std::fmt::Debug>(
+    seen: &mut std::collections::HashMap<K, String>,
+    key: K,
+    table: &str,
+    cx: &Cx<'_>,
+    path: &Path<'_>,
+) -> Result<(), DataError> {
+    use std::collections::hash_map::Entry;
+    match seen.entry(key) {
+        Entry::Vacant(v) => {
+            v.insert(path.pointer());
+            Ok(())
+        }
+        Entry::Occupied(o) => Err(cx.error(
+            path,
+            format!("a unique primary key in table `{table}` (the key {:?} is already used at {})", o.key(), o.get()),
+            "a duplicate",
+        )),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,13 @@ pub struct Report {
     /// Schema migrations applied by this run.
     pub schema_migrations_applied: Vec<i64>,
     pub sources: Vec<SourceReport>,
+    /// KV keys no source maps: reported, never silently skipped.
+    pub unmapped_keys: Vec<String>,
     pub tables: Vec<TableReport>,
+    /// Rows SQLite wrote, as the front end measured it (rusqlite's `total_changes()`, the
+    /// Durable Object's cursors): 0 for a re-run over unchanged data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_written: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +56,9 @@ impl Report {
             out.push_str("dry run: nothing was written\n");
         }
         out.push_str(&format!("schema version {}", self.schema_version));
+        if let Some(w) = self.rows_written {
+            out.push_str(&format!(", rows written {w}"));
+        }
         if !self.schema_migrations_applied.is_empty() {
             let v: Vec<String> = self.schema_migrations_applied.iter().map(|v| format!("{v:04}")).collect();
             out.push_str(&format!(" (applied {})", v.join(", ")));
@@ -59,6 +68,9 @@ impl Report {
         out.push_str(&format!("{:<w$}  {:>7}  {:>10}\n", "source", "entries", "bytes"));
         for s in &self.sources {
             out.push_str(&format!("{:<w$}  {:>7}  {:>10}\n", s.source, s.kv_entries, s.bytes));
+        }
+        if !self.unmapped_keys.is_empty() {
+            out.push_str(&format!("\nnot mapped (left in KV, not migrated): {}\n", self.unmapped_keys.join(", ")));
         }
         out.push('\n');
         let tw = self.tables.iter().map(|t| t.table.len()).max().unwrap_or(5).max(5);

@@ -146,24 +146,34 @@ pub fn remove<R: Row>(db: &mut dyn SqlExecutor, plan: &Plan<R>) -> Result<(), Er
     Ok(())
 }
 
-/// Checks that no two rows extracted from one source share a primary key.
-pub fn check_unique<R: Row>(rows: &[R], kv_key: &str, pointer_of: impl Fn(usize) -> String) -> Result<(), Error> {
-    let mut seen: HashMap<R::Key, usize> = HashMap::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        if let Some(first) = seen.insert(row.key(), i) {
-            return Err(crate::DataError {
-                kv_key: kv_key.to_string(),
-                pointer: pointer_of(i),
-                expected: format!(
-                    "a unique primary key in table `{}` (the same key {:?} is already used at {})",
-                    R::TABLE,
-                    row.key(),
-                    pointer_of(first)
-                ),
-                found: "a duplicate".to_string(),
-            }
-            .into());
+/// A row type that can be read back in source order, for export.
+pub trait Ordered: Row {
+    /// `SELECT` of every column, ordered by parent key and position.
+    const SELECT_ORDERED: &'static str;
+    /// Whether the row is in the current KV value (`on_missing: keep` tables retire rows).
+    fn is_current(&self) -> bool;
+}
+
+/// Every current row of a table, in source order.
+pub fn load<R: Ordered>(db: &mut dyn SqlExecutor) -> Result<Vec<R>, Error> {
+    let mut out = Vec::new();
+    for values in db.query(R::SELECT_ORDERED, &[])? {
+        let row = R::from_row(values)?;
+        if row.is_current() {
+            out.push(row);
         }
     }
-    Ok(())
+    Ok(out)
+}
+
+/// Every current row of a child table, grouped by the parent's key, in source order.
+pub fn load_grouped<R: Ordered, K: Eq + Hash>(
+    db: &mut dyn SqlExecutor,
+    parent_key: impl Fn(&R) -> K,
+) -> Result<HashMap<K, Vec<R>>, Error> {
+    let mut out: HashMap<K, Vec<R>> = HashMap::new();
+    for row in load::<R>(db)? {
+        out.entry(parent_key(&row)).or_default().push(row);
+    }
+    Ok(out)
 }
