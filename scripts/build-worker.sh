@@ -10,8 +10,21 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$root/worker/node_modules/.bin/esbuild}"
 [ -x "$ESBUILD_BIN" ] || { echo "build-worker: $ESBUILD_BIN missing: run scripts/setup.sh" >&2; exit 1; }
+[ -x "$WASM_BINDGEN_BIN" ] || { echo "build-worker: wasm-bindgen missing: run scripts/setup.sh" >&2; exit 1; }
+opt=()
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/worker/node_modules/.bin/wasm-opt}"
+if [ ! -x "$WASM_OPT_BIN" ]; then
+  echo "build-worker: no wasm-opt at $WASM_OPT_BIN: building without it (larger bundle)" >&2
+  unset WASM_OPT_BIN
+  opt=(--no-opt)
+fi
+# The Debian fallback toolchain of scripts/setup.sh (when rustup could not add the target).
+if [ -f "$root/worker/.wasm-toolchain.env" ]; then
+  # shellcheck disable=SC1091
+  . "$root/worker/.wasm-toolchain.env"
+fi
 start=$(date +%s)
-worker-build --release "$@"
+worker-build --release "${opt[@]}" "$@"
 end=$(date +%s)
 wasm="$root/worker/build/index_bg.wasm"
 if [ -f "$wasm" ]; then

@@ -25,7 +25,9 @@ pub fn read_dump(path: &Path) -> Result<KvSnapshot, Error> {
 
 /// Opens (or creates) a database file.
 pub fn open_db(path: &Path) -> Result<Connection, Error> {
-    sqlite::open(path).map_err(|e| Error::Db(kv2sql_runtime::DbError::Sql { sql: String::new(), message: format!("{}: {e}", path.display()) }))
+    sqlite::open(path).map_err(|e| {
+        Error::Db(kv2sql_runtime::DbError::Sql { sql: String::new(), message: format!("{}: {e}", path.display()) })
+    })
 }
 
 fn db_err(e: rusqlite::Error) -> Error {
@@ -95,7 +97,8 @@ pub fn verify(conn: &mut Connection, kv: &KvSnapshot) -> Result<Vec<KeyDifferenc
 
 pub fn compare(expected: &KvSnapshot, found: &KvSnapshot) -> Vec<KeyDifference> {
     let mut out = Vec::new();
-    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap_or(serde_json::Value::String(s.to_string()));
+    let parse =
+        |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap_or(serde_json::Value::String(s.to_string()));
     for e in expected.entries() {
         match found.get(&e.key) {
             None => out.push(KeyDifference {

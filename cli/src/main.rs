@@ -125,7 +125,9 @@ fn main() -> ExitCode {
                 Ok(report) => {
                     progress_done();
                     match format {
-                        Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("report serialises")),
+                        Format::Json => {
+                            println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"))
+                        }
                         Format::Text => print!("{}", report.render_text()),
                     }
                     ExitCode::SUCCESS
@@ -141,7 +143,9 @@ fn main() -> ExitCode {
             match kv2sql::export_to_file(&mut conn, &kv) {
                 Ok(snap) => {
                     match format {
-                        Format::Json => println!("{}", serde_json::json!({"ok": true, "entries": snap.entries().len(), "file": kv})),
+                        Format::Json => {
+                            println!("{}", serde_json::json!({"ok": true, "entries": snap.entries().len(), "file": kv}))
+                        }
                         Format::Text => println!("exported {} KV entries to {}", snap.entries().len(), kv.display()),
                     }
                     ExitCode::SUCCESS
@@ -170,11 +174,22 @@ fn main() -> ExitCode {
                         }
                         Format::Text => {
                             for d in &diffs {
-                                let show = |v: &Option<serde_json::Value>| v.as_ref().map_or("(absent)".to_string(), |v| v.to_string());
-                                println!("{} {}: expected {}, found {}", d.key, d.difference.pointer, show(&d.difference.left), show(&d.difference.right));
+                                let show = |v: &Option<serde_json::Value>| {
+                                    v.as_ref().map_or("(absent)".to_string(), |v| v.to_string())
+                                };
+                                println!(
+                                    "{} {}: expected {}, found {}",
+                                    d.key,
+                                    d.difference.pointer,
+                                    show(&d.difference.left),
+                                    show(&d.difference.right)
+                                );
                             }
                             if diffs.is_empty() {
-                                println!("ok: the database holds exactly the upgraded dump ({} KV entries)", snap.entries().iter().filter(|e| kv2sql_generated::is_mapped(&e.key)).count());
+                                println!(
+                                    "ok: the database holds exactly the upgraded dump ({} KV entries)",
+                                    snap.entries().iter().filter(|e| kv2sql_generated::is_mapped(&e.key)).count()
+                                );
                             } else {
                                 println!("{} difference(s)", diffs.len());
                             }
@@ -217,7 +232,10 @@ fn main() -> ExitCode {
                     }
                     Err(diff) => {
                         print!("{diff}");
-                        eprintln!("error: {} is stale: run `cargo build` (or `kv2sql generate`) and commit the result", out.display());
+                        eprintln!(
+                            "error: {} is stale: run `cargo build` (or `kv2sql generate`) and commit the result",
+                            out.display()
+                        );
                         ExitCode::FAILURE
                     }
                 }

@@ -45,6 +45,14 @@ fn field_type(c: &Column) -> TokenStream {
     }
 }
 
+/// `expr.clone()`, or `expr` for `Copy` column types (keeps the output clippy-clean).
+fn copied(c: &Column, expr: TokenStream) -> TokenStream {
+    match c.ty {
+        ColType::Integer | ColType::Real | ColType::Boolean | ColType::Shape => expr,
+        _ => quote!(#expr.clone()),
+    }
+}
+
 fn key_type(t: &Table) -> TokenStream {
     let tys: Vec<TokenStream> = t.primary_key.iter().map(|&c| field_type(&t.columns[c])).collect();
     quote!((#(#tys,)*))
@@ -265,7 +273,7 @@ fn emit_source(m: &Model, s: usize) -> TokenStream {
                 .iter()
                 .map(|(c, _)| {
                     let ci = ident(&tb.columns[*c].name);
-                    quote!(r.#ci.clone())
+                    copied(&tb.columns[*c], quote!(r.#ci))
                 })
                 .collect();
             let st = struct_name(tb);
@@ -433,9 +441,15 @@ fn emit_struct(m: &Model, t: usize) -> TokenStream {
     let src = &m.sources[tb.source];
     let from = match &tb.rows {
         Rows::Root => format!("one row per KV value of `{}`", src.key.display()),
-        Rows::Array(c) => format!("one row per element of the array `{}` of `{}`", c.json, m.tables[tb.parent.unwrap()].name),
-        Rows::Entries(c) => format!("one row per entry of the object `{}` of `{}`", c.json, m.tables[tb.parent.unwrap()].name),
-        Rows::FanOut { .. } => format!("one row per variant present in a `{}` row's object", m.tables[tb.parent.unwrap()].name),
+        Rows::Array(c) => {
+            format!("one row per element of the array `{}` of `{}`", c.json, m.tables[tb.parent.unwrap()].name)
+        }
+        Rows::Entries(c) => {
+            format!("one row per entry of the object `{}` of `{}`", c.json, m.tables[tb.parent.unwrap()].name)
+        }
+        Rows::FanOut { .. } => {
+            format!("one row per variant present in a `{}` row's object", m.tables[tb.parent.unwrap()].name)
+        }
     };
     let mut doc = format!(" Table `{}`: {from}.", tb.name);
     if let Some(d) = &tb.doc {
@@ -470,7 +484,7 @@ fn emit_struct(m: &Model, t: usize) -> TokenStream {
         .iter()
         .map(|&c| {
             let n = ident(&tb.columns[c].name);
-            quote!(self.#n.clone())
+            copied(&tb.columns[c], quote!(self.#n))
         })
         .collect();
     let key_params: Vec<TokenStream> = tb
@@ -604,6 +618,7 @@ fn predeclare(tb: &Table, fields: &[Field], out: &mut Vec<TokenStream>) {
 
 /// Statements reading `fields` from the object `obj` at `at`. In an optional context, columns
 /// are assigned (they were predeclared); otherwise they are bound with `let`.
+#[allow(clippy::too_many_arguments)]
 fn read_fields(
     tb: &Table,
     fields: &[Field],
@@ -655,7 +670,9 @@ fn read_fields(
                 let known: Vec<Literal> = fields
                     .iter()
                     .map(|f| match f {
-                        Field::Scalar { json, .. } | Field::Object { json, .. } | Field::Child { json, .. } => lit(json),
+                        Field::Scalar { json, .. } | Field::Object { json, .. } | Field::Child { json, .. } => {
+                            lit(json)
+                        }
                     })
                     .collect();
                 let unknown = if keep_extra {
@@ -724,8 +741,9 @@ fn origin_expr(m: &Model, tb: &Table, c: &Column) -> Option<TokenStream> {
         }
         Origin::Expiration => quote!(entry.expiration),
         Origin::Parent(pc) => {
-            let pn = ident(&m.tables[tb.parent.expect("child")].columns[*pc].name);
-            quote!(parent.#pn.clone())
+            let pcol = &m.tables[tb.parent.expect("child")].columns[*pc];
+            let pn = ident(&pcol.name);
+            copied(pcol, quote!(parent.#pn))
         }
         Origin::Position => {
             if c.sql_nullable {
@@ -981,7 +999,11 @@ fn write_fields(tb: &Table, fields: &[Field], o: &Ident, optional_ctx: bool, m: 
                         Value::Array(list)
                     }
                 } else {
-                    let kc = ct.columns.iter().position(|c| c.origin == Origin::EntryKey).expect("entries tables have an entry_key column");
+                    let kc = ct
+                        .columns
+                        .iter()
+                        .position(|c| c.origin == Origin::EntryKey)
+                        .expect("entries tables have an entry_key column");
                     let kn = ident(&ct.columns[kc].name);
                     quote! {
                         let mut map = Map::new();

@@ -111,12 +111,9 @@ fn table_ctx(m: &Model, t: &Table) -> TableCtx {
     let src = &m.sources[t.source];
     let summary = match &t.rows {
         Rows::Root => format!("Table `{}`: one row per KV value of `{}`.", t.name, src.key.display()),
-        _ => format!(
-            "Table `{}`: child of `{}`, {}.",
-            t.name,
-            m.tables[t.parent.expect("child")].name,
-            rows_text(m, t)
-        ),
+        _ => {
+            format!("Table `{}`: child of `{}`, {}.", t.name, m.tables[t.parent.expect("child")].name, rows_text(m, t))
+        }
     };
     TableCtx {
         name: t.name.clone(),

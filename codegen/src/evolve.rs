@@ -105,7 +105,12 @@ fn create_table_sql(t: &TableSnap) -> String {
     let cols = |v: &[String]| v.iter().map(|c| q(c)).collect::<Vec<_>>().join(", ");
     lines.push(format!("PRIMARY KEY ({})", cols(&t.primary_key)));
     if let Some(fk) = &t.foreign_key {
-        lines.push(format!("FOREIGN KEY ({}) REFERENCES {} ({})", cols(&fk.columns), q(&fk.parent), cols(&fk.parent_columns)));
+        lines.push(format!(
+            "FOREIGN KEY ({}) REFERENCES {} ({})",
+            cols(&fk.columns),
+            q(&fk.parent),
+            cols(&fk.parent_columns)
+        ));
     }
     format!("CREATE TABLE {} (\n  {}\n) STRICT;", q(&t.name), lines.join(",\n  "))
 }
@@ -159,8 +164,11 @@ pub fn diff(prev: Option<&Snapshot>, m: &Model) -> Result<Migration, Vec<Diagnos
                 old_name = Some(r.clone());
             } else if !prev_by_name.contains_key(r.as_str()) && m.schema_version > 1 && !prev.tables.is_empty() {
                 diags.push(
-                    Diagnostic::new(format!("{}.renamed_from", model_t.yaml_path), format!("`renamed_from: {r}`, but the released schema has no table `{r}`"))
-                        .help("remove `renamed_from` once the rename is released"),
+                    Diagnostic::new(
+                        format!("{}.renamed_from", model_t.yaml_path),
+                        format!("`renamed_from: {r}`, but the released schema has no table `{r}`"),
+                    )
+                    .help("remove `renamed_from` once the rename is released"),
                 );
             }
         }
@@ -237,11 +245,19 @@ pub fn diff(prev: Option<&Snapshot>, m: &Model) -> Result<Migration, Vec<Diagnos
                 dropped.push(oc.name.clone());
             }
         }
-        let rename_col = |n: &String| renames.iter().find(|(o, _)| o == n).map(|(_, nn)| nn.clone()).unwrap_or_else(|| n.clone());
+        let rename_col =
+            |n: &String| renames.iter().find(|(o, _)| o == n).map(|(_, nn)| nn.clone()).unwrap_or_else(|| n.clone());
         let old_pk: Vec<String> = old.primary_key.iter().map(rename_col).collect();
-        let old_fk = old.foreign_key.as_ref().map(|f| FkSnap { columns: f.columns.iter().map(rename_col).collect(), ..f.clone() });
+        let old_fk = old
+            .foreign_key
+            .as_ref()
+            .map(|f| FkSnap { columns: f.columns.iter().map(rename_col).collect(), ..f.clone() });
         let fk_changed = match (&old_fk, &t.foreign_key) {
-            (Some(a), Some(b)) => a.columns != b.columns || a.parent_columns != b.parent_columns || (a.parent != b.parent && !renamed_parent(m, &a.parent, &b.parent)),
+            (Some(a), Some(b)) => {
+                a.columns != b.columns
+                    || a.parent_columns != b.parent_columns
+                    || (a.parent != b.parent && !renamed_parent(m, &a.parent, &b.parent))
+            }
             (None, None) => false,
             _ => true,
         };
@@ -257,7 +273,13 @@ pub fn diff(prev: Option<&Snapshot>, m: &Model) -> Result<Migration, Vec<Diagnos
             let old_cols_sel: Vec<String> = mapping.iter().map(|(o, _)| q(o)).collect();
             // A renamed table was renamed above, so the rows are under the new name.
             let src_table = t.name.clone();
-            st.push(format!("INSERT INTO {} ({}) SELECT {} FROM {};", q(&tmp), new_cols.join(", "), old_cols_sel.join(", "), q(&src_table)));
+            st.push(format!(
+                "INSERT INTO {} ({}) SELECT {} FROM {};",
+                q(&tmp),
+                new_cols.join(", "),
+                old_cols_sel.join(", "),
+                q(&src_table)
+            ));
             st.push(format!("DROP TABLE {};", q(&src_table)));
             st.push(format!("ALTER TABLE {} RENAME TO {};", q(&tmp), q(&t.name)));
             for i in &t.indexes {

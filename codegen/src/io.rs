@@ -12,17 +12,19 @@ pub fn read_released(generated_dir: &Path) -> Result<Vec<Released>, String> {
     let dir = generated_dir.join("migrations");
     let mut out = Vec::new();
     let Ok(entries) = fs::read_dir(&dir) else { return Ok(out) };
-    let mut names: Vec<String> = entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> =
+        entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     for name in names {
         let Some(stem) = name.strip_suffix(".json") else { continue };
-        let (num, mname) = stem
-            .split_once('_')
-            .ok_or_else(|| format!("{}: expected NNNN_<name>.json", dir.join(&name).display()))?;
-        let version: i64 = num.parse().map_err(|_| format!("{}: expected NNNN_<name>.json", dir.join(&name).display()))?;
-        let snap_text = fs::read_to_string(dir.join(&name)).map_err(|e| format!("{}: {e}", dir.join(&name).display()))?;
-        let snapshot: Snapshot =
-            serde_json::from_str(&snap_text).map_err(|e| format!("{}: not a kv2sql snapshot: {e}", dir.join(&name).display()))?;
+        let (num, mname) =
+            stem.split_once('_').ok_or_else(|| format!("{}: expected NNNN_<name>.json", dir.join(&name).display()))?;
+        let version: i64 =
+            num.parse().map_err(|_| format!("{}: expected NNNN_<name>.json", dir.join(&name).display()))?;
+        let snap_text =
+            fs::read_to_string(dir.join(&name)).map_err(|e| format!("{}: {e}", dir.join(&name).display()))?;
+        let snapshot: Snapshot = serde_json::from_str(&snap_text)
+            .map_err(|e| format!("{}: not a kv2sql snapshot: {e}", dir.join(&name).display()))?;
         let sql_path = dir.join(format!("{stem}.sql"));
         let sql = fs::read_to_string(&sql_path).map_err(|e| format!("{}: {e}", sql_path.display()))?;
         out.push(Released { version, name: mname.to_string(), sql, snapshot });
@@ -75,9 +77,10 @@ pub fn check(generated_dir: &Path, g: &Generated) -> Result<(), String> {
             let diff = similar::TextDiff::from_lines(&on_disk, contents);
             report.push_str(&format!(
                 "{}",
-                diff.unified_diff()
-                    .context_radius(2)
-                    .header(&format!("{} (on disk)", path.display()), &format!("{} (from the mapping)", path.display()))
+                diff.unified_diff().context_radius(2).header(
+                    &format!("{} (on disk)", path.display()),
+                    &format!("{} (from the mapping)", path.display())
+                )
             ));
         }
     }

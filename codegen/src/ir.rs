@@ -34,7 +34,10 @@ pub struct Source {
 pub enum KeyPattern {
     Exact(String),
     /// `prefix{capture}`: every key starting with `prefix`; the rest of the key is `capture`.
-    Prefix { prefix: String, capture: String },
+    Prefix {
+        prefix: String,
+        capture: String,
+    },
 }
 
 impl KeyPattern {
@@ -181,13 +184,17 @@ pub enum Origin {
     Position,
     EntryKey,
     /// The element or entry value itself.
-    Value { nullable: bool },
+    Value {
+        nullable: bool,
+    },
     Expiration,
     Variant,
     /// A fan-out column: its JSON key depends on the variant.
     VariantField,
     /// The shape of an embedded object or a child array.
-    Shape { allowed: Vec<&'static str> },
+    Shape {
+        allowed: Vec<&'static str>,
+    },
     /// Whether the JSON field of column N was absent.
     Absent(usize),
     Extra,

@@ -65,7 +65,10 @@ pub fn generate(file_name: &str, text: &str, released: &[Released]) -> Result<Ge
     if let Some(newer) = released.iter().find(|r| r.version > n) {
         return Err(fail(vec![Diagnostic::new(
             "schema.version",
-            format!("`schema.version` is {n}, but generated/migrations already has {:04}_{}", newer.version, newer.name),
+            format!(
+                "`schema.version` is {n}, but generated/migrations already has {:04}_{}",
+                newer.version, newer.name
+            ),
         )
         .help(format!("versions only go up: set `schema.version: {}` or higher", newer.version))]));
     }
@@ -85,7 +88,8 @@ pub fn generate(file_name: &str, text: &str, released: &[Released]) -> Result<Ge
     let mut migrations: Vec<(i64, String)> = earlier.iter().map(|r| (r.version, r.name.clone())).collect();
     if !migration.is_empty() {
         let base = format!("migrations/{n:04}_{}", model.schema_name);
-        let summary = if migration.summary.is_empty() { vec!["no change".to_string()] } else { migration.summary.clone() };
+        let summary =
+            if migration.summary.is_empty() { vec!["no change".to_string()] } else { migration.summary.clone() };
         files.insert(
             format!("{base}.sql"),
             emit_sql::migration_sql(file_name, n, &model.schema_name, &migration.statements, &summary),

@@ -43,8 +43,14 @@ impl Locations {
 
 enum Frame {
     /// In a mapping: the path of the mapping, and the pending key (None: next scalar is a key).
-    Map { path: String, key: Option<String> },
-    Seq { path: String, index: usize },
+    Map {
+        path: String,
+        key: Option<String>,
+    },
+    Seq {
+        path: String,
+        index: usize,
+    },
 }
 
 struct Receiver {

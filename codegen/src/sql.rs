@@ -81,7 +81,9 @@ pub fn column_def(c: &Column) -> String {
         (ColType::Number, _) => s.push_str(&format!(" CHECK (typeof({n}) IN ('integer', 'real'{null}))")),
         (ColType::Any, _) => s.push_str(&format!(" CHECK (typeof({n}) IN ('text', 'integer', 'real'{null}))")),
         (ColType::Json, _) => s.push_str(&format!(" CHECK (json_valid({n}))")),
-        (ColType::Shape, Origin::Shape { allowed }) => s.push_str(&format!(" CHECK ({n} IN ({}))", sql_str_list(allowed))),
+        (ColType::Shape, Origin::Shape { allowed }) => {
+            s.push_str(&format!(" CHECK ({n} IN ({}))", sql_str_list(allowed)))
+        }
         _ => {}
     }
     s
@@ -159,7 +161,12 @@ pub fn create_table(t: &Table, m: &Model) -> String {
             let parent = &m.tables[p];
             let local: Vec<usize> = t.foreign_key.iter().map(|(c, _)| *c).collect();
             let remote: Vec<usize> = t.foreign_key.iter().map(|(_, pc)| *pc).collect();
-            lines.push(format!("FOREIGN KEY ({}) REFERENCES {} ({})", cols(t, &local), q(&parent.name), cols(parent, &remote)));
+            lines.push(format!(
+                "FOREIGN KEY ({}) REFERENCES {} ({})",
+                cols(t, &local),
+                q(&parent.name),
+                cols(parent, &remote)
+            ));
         }
     }
     format!("CREATE TABLE {} (\n  {}\n) STRICT;", q(&t.name), lines.join(",\n  "))

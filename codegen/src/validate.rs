@@ -159,16 +159,25 @@ impl V {
             Some(s) => {
                 self.unknown_keys("schema", &s.unknown, &["version", "name", "allow"], "`schema`");
                 match s.version {
-                    Some(v) if v >= 1 && v <= 9999 => self.schema_version = v,
+                    Some(v) if (1..=9999).contains(&v) => self.schema_version = v,
                     _ => self.err("schema.version", "`schema.version` must be a whole number from 1 to 9999", ""),
                 }
                 match &s.name {
                     Some(n) if self.ident("schema.name", n, "schema name") => self.schema_name = n.clone(),
                     Some(_) => {}
-                    None => self.err("schema", "`schema.name` is missing", "name the migration this release generates, e.g. `initial`"),
+                    None => self.err(
+                        "schema",
+                        "`schema.name` is missing",
+                        "name the migration this release generates, e.g. `initial`",
+                    ),
                 }
                 if let Some(a) = &s.allow {
-                    self.unknown_keys("schema.allow", &a.unknown, &["drop_tables", "drop_columns", "type_changes"], "`schema.allow`");
+                    self.unknown_keys(
+                        "schema.allow",
+                        &a.unknown,
+                        &["drop_tables", "drop_columns", "type_changes"],
+                        "`schema.allow`",
+                    );
                     self.allow = Allow {
                         drop_tables: a.drop_tables.clone(),
                         drop_columns: a.drop_columns.clone(),
@@ -190,7 +199,11 @@ impl V {
     fn source(&mut self, s: &TableSpec, path: &str, keys: &mut Vec<(KeyPattern, String)>) {
         let key = match &s.key {
             None => {
-                self.err(path, "a source needs `key:`", "the KV key (`roadmap:items`) or a key pattern (`roadmap:agent-cache:{address}`)");
+                self.err(
+                    path,
+                    "a source needs `key:`",
+                    "the KV key (`roadmap:items`) or a key pattern (`roadmap:agent-cache:{address}`)",
+                );
                 None
             }
             Some(k) => self.key_pattern(&join(path, "key"), k),
@@ -228,7 +241,11 @@ impl V {
             None | Some("keep") => UnknownFields::Keep,
             Some("reject") => UnknownFields::Reject,
             Some(other) => {
-                self.err(join(path, "unknown_fields"), format!("`unknown_fields: {other}` is not `keep` or `reject`"), "");
+                self.err(
+                    join(path, "unknown_fields"),
+                    format!("`unknown_fields: {other}` is not `keep` or `reject`"),
+                    "",
+                );
                 UnknownFields::Keep
             }
         };
@@ -251,10 +268,16 @@ impl V {
         }
         match (k.find('{'), k.find('}')) {
             (None, None) => Some(KeyPattern::Exact(k.to_string())),
-            (Some(open), Some(close)) if close == k.len() - 1 && open < close && k[..open].find(['{', '}']).is_none() => {
+            (Some(open), Some(close))
+                if close == k.len() - 1 && open < close && k[..open].find(['{', '}']).is_none() =>
+            {
                 let capture = &k[open + 1..close];
                 if open == 0 {
-                    self.err(path, format!("the key pattern `{k}` has no fixed prefix"), "a pattern reads keys by prefix: write `prefix:{name}`");
+                    self.err(
+                        path,
+                        format!("the key pattern `{k}` has no fixed prefix"),
+                        "a pattern reads keys by prefix: write `prefix:{name}`",
+                    );
                     return None;
                 }
                 if !self.ident(path, capture, "key capture") {
@@ -284,7 +307,8 @@ impl V {
         capture: Option<&str>,
     ) -> Option<usize> {
         let is_root = parent.is_none();
-        let mut allowed = vec!["table", "doc", "renamed_from", "columns", "primary_key", "indexes", "on_missing", "children"];
+        let mut allowed =
+            vec!["table", "doc", "renamed_from", "columns", "primary_key", "indexes", "on_missing", "children"];
         if is_root {
             allowed.extend(["key", "upgrade", "unknown_fields"]);
         } else {
@@ -292,11 +316,9 @@ impl V {
         }
         let what = if is_root { "a source" } else { "a child table" };
         self.unknown_keys(path, &s.unknown, &allowed, what);
-        for (present, key) in [
-            (s.key.is_some(), "key"),
-            (s.upgrade.is_some(), "upgrade"),
-            (s.unknown_fields.is_some(), "unknown_fields"),
-        ] {
+        for (present, key) in
+            [(s.key.is_some(), "key"), (s.upgrade.is_some(), "upgrade"), (s.unknown_fields.is_some(), "unknown_fields")]
+        {
             if present && !is_root {
                 self.err(join(path, key), format!("`{key}` belongs on a source, not a child table"), "");
             }
@@ -310,7 +332,11 @@ impl V {
             (s.shape_column.is_some(), "shape_column"),
         ] {
             if present && is_root {
-                self.err(join(path, key), format!("`{key}` belongs on a child table, not a source"), "a source's rows are its KV values; nest arrays under `children:`");
+                self.err(
+                    join(path, key),
+                    format!("`{key}` belongs on a child table, not a source"),
+                    "a source's rows are its KV values; nest arrays under `children:`",
+                );
             }
         }
 
@@ -326,7 +352,11 @@ impl V {
         if name_ok {
             if let Some(first) = self.table_names.get(&name) {
                 let first = first.clone();
-                self.err(&name_path, format!("the table `{name}` is defined twice (first at {first})"), "table names must be unique");
+                self.err(
+                    &name_path,
+                    format!("the table `{name}` is defined twice (first at {first})"),
+                    "table names must be unique",
+                );
             } else {
                 self.table_names.insert(name.clone(), name_path.clone());
             }
@@ -334,7 +364,11 @@ impl V {
             if let Some(first) = self.struct_names.get(&st) {
                 if first != &name {
                     let first = first.clone();
-                    self.err(&name_path, format!("the tables `{first}` and `{name}` would both generate the Rust struct `{st}Row`"), "rename one");
+                    self.err(
+                        &name_path,
+                        format!("the tables `{first}` and `{name}` would both generate the Rust struct `{st}Row`"),
+                        "rename one",
+                    );
                 }
             } else {
                 self.struct_names.insert(st, name.clone());
@@ -355,7 +389,11 @@ impl V {
         let container = |json: &String| Container { json: json.clone(), optional, nullable, shape_column: None };
         let is_fan_out = s.fan_out.is_some();
         if is_fan_out && (optional || nullable) {
-            self.err(path, "`optional`/`nullable` do not apply to `fan_out:`", "a fan-out row exists when any of its variant's fields is present");
+            self.err(
+                path,
+                "`optional`/`nullable` do not apply to `fan_out:`",
+                "a fan-out row exists when any of its variant's fields is present",
+            );
         }
         let mut rows = match (&s.array, &s.entries) {
             (Some(a), _) => Rows::Array(container(a)),
@@ -409,7 +447,8 @@ impl V {
         if s.columns.is_empty() {
             self.err(path, format!("the table `{name}` has no columns"), "add `columns:`");
         }
-        let value_cols: Vec<usize> = (0..cols.len()).filter(|&c| matches!(cols[c].origin, Origin::Value { .. })).collect();
+        let value_cols: Vec<usize> =
+            (0..cols.len()).filter(|&c| matches!(cols[c].origin, Origin::Value { .. })).collect();
         let value_column = value_cols.first().copied();
         if value_cols.len() > 1 {
             self.err(join(path, "columns"), format!("the table `{name}` has more than one `from: value` column"), "");
@@ -431,7 +470,11 @@ impl V {
             self.unknown_keys(&fpath, &fo.unknown, &["variants"], "`fan_out`");
             let variant_column = (0..cols.len()).find(|&c| cols[c].origin == Origin::Variant);
             if variant_column.is_none() {
-                self.err(&fpath, format!("the fan-out table `{name}` has no `from: variant` column"), "add a text column with `from: variant`: it records which variant a row is");
+                self.err(
+                    &fpath,
+                    format!("the fan-out table `{name}` has no `from: variant` column"),
+                    "add a text column with `from: variant`: it records which variant a row is",
+                );
             }
             if fo.variants.is_empty() {
                 self.err(&fpath, "`fan_out:` has no variants", "list `variant_name: {column: jsonKey, …}`");
@@ -444,11 +487,19 @@ impl V {
                 for (col, key) in vmap {
                     match cols.iter().position(|c| &c.name == col) {
                         Some(c) if cols[c].origin == Origin::VariantField => vfields.push((c, key.clone())),
-                        Some(_) => self.err(join(&vpath, col), format!("the column `{col}` is not a variant field"), "variant fields are columns with neither `path:` nor `from:`"),
+                        Some(_) => self.err(
+                            join(&vpath, col),
+                            format!("the column `{col}` is not a variant field"),
+                            "variant fields are columns with neither `path:` nor `from:`",
+                        ),
                         None => self.err(join(&vpath, col), format!("the table `{name}` has no column `{col}`"), ""),
                     }
                     if let Some(other) = seen_keys.insert(key.clone(), vname.clone()) {
-                        self.err(join(&vpath, col), format!("the JSON key `{key}` is used by the variants `{other}` and `{vname}`"), "");
+                        self.err(
+                            join(&vpath, col),
+                            format!("the JSON key `{key}` is used by the variants `{other}` and `{vname}`"),
+                            "",
+                        );
                     }
                 }
                 if vfields.is_empty() {
@@ -466,16 +517,28 @@ impl V {
         // Primary key.
         let mut primary_key = Vec::new();
         if s.primary_key.is_empty() {
-            self.err(path, format!("the table `{name}` has no `primary_key`"), "rows are upserted by primary key: list its columns, e.g. `primary_key: [id]`");
+            self.err(
+                path,
+                format!("the table `{name}` has no `primary_key`"),
+                "rows are upserted by primary key: list its columns, e.g. `primary_key: [id]`",
+            );
         }
         for (i, k) in s.primary_key.iter().enumerate() {
             let kpath = format!("{path}.primary_key[{i}]");
             match cols.iter().position(|c| &c.name == k) {
-                None => self.err(kpath, format!("the primary key names `{k}`, which is not a column of `{name}`"), suggest_col(k, &cols)),
-                Some(c) if cols[c].sql_nullable && cols[c].origin != Origin::Position => {
-                    self.err(kpath, format!("the primary key column `{k}` can be NULL"), "primary key columns must always have a value: drop `optional`/`nullable`, or key on other columns")
+                None => self.err(
+                    kpath,
+                    format!("the primary key names `{k}`, which is not a column of `{name}`"),
+                    suggest_col(k, &cols),
+                ),
+                Some(c) if cols[c].sql_nullable && cols[c].origin != Origin::Position => self.err(
+                    kpath,
+                    format!("the primary key column `{k}` can be NULL"),
+                    "primary key columns must always have a value: drop `optional`/`nullable`, or key on other columns",
+                ),
+                Some(c) if primary_key.contains(&c) => {
+                    self.err(kpath, format!("`{k}` appears twice in the primary key"), "")
                 }
-                Some(c) if primary_key.contains(&c) => self.err(kpath, format!("`{k}` appears twice in the primary key"), ""),
                 Some(c) => primary_key.push(c),
             }
         }
@@ -497,7 +560,8 @@ impl V {
                 .collect();
             if !missing.is_empty() {
                 let pname = self.tables[p].name.clone();
-                let hint: Vec<String> = missing.iter().map(|m| format!("`{pname}_{m}: {{from: parent.{m}}}`")).collect();
+                let hint: Vec<String> =
+                    missing.iter().map(|m| format!("`{pname}_{m}: {{from: parent.{m}}}`")).collect();
                 self.err(
                     join(path, "columns"),
                     format!("the child table `{name}` does not link to its parent: the parent key column(s) {} of `{pname}` are not copied", missing.join(", ")),
@@ -513,7 +577,11 @@ impl V {
             None | Some("delete") => OnMissing::Delete,
             Some("keep") => OnMissing::Keep,
             Some(other) => {
-                self.err(join(path, "on_missing"), format!("`on_missing: {other}` is not `delete` or `keep`"), "`delete`: the table mirrors the source; `keep`: rows stay as history");
+                self.err(
+                    join(path, "on_missing"),
+                    format!("`on_missing: {other}` is not `delete` or `keep`"),
+                    "`delete`: the table mirrors the source; `keep`: rows stay as history",
+                );
                 OnMissing::Delete
             }
         };
@@ -528,7 +596,11 @@ impl V {
             }
             if let Some(pc) = position {
                 if primary_key.contains(&pc) {
-                    self.err(join(path, "on_missing"), format!("`on_missing: keep` on `{name}`: the position cannot be part of the primary key"), "key kept rows on their identity, e.g. `id`");
+                    self.err(
+                        join(path, "on_missing"),
+                        format!("`on_missing: keep` on `{name}`: the position cannot be part of the primary key"),
+                        "key kept rows on their identity, e.g. `id`",
+                    );
                 }
                 cols[pc].sql_nullable = true;
             }
@@ -546,7 +618,10 @@ impl V {
 
         // Duplicate keys are impossible when the key includes the row's place in its source.
         let structural = primary_key.iter().any(|&c| {
-            matches!(cols[c].origin, Origin::Position | Origin::EntryKey | Origin::Variant | Origin::KvKey | Origin::Capture)
+            matches!(
+                cols[c].origin,
+                Origin::Position | Origin::EntryKey | Origin::Variant | Origin::KvKey | Origin::Capture
+            )
         }) && foreign_key.iter().all(|(c, _)| primary_key.contains(c));
         let track_keys = !structural;
 
@@ -576,7 +651,11 @@ impl V {
         let has_object_rows = value_column.is_none() && !is_fan_out;
         if unknown == UnknownFields::Keep && has_object_rows {
             if self.tables[index].column(EXTRA_COLUMN).is_some() {
-                self.err(join(path, "columns"), format!("`{EXTRA_COLUMN}` is the column kv2sql adds to keep unknown JSON fields"), "rename your column, or set `unknown_fields: reject` on the source");
+                self.err(
+                    join(path, "columns"),
+                    format!("`{EXTRA_COLUMN}` is the column kv2sql adds to keep unknown JSON fields"),
+                    "rename your column, or set `unknown_fields: reject` on the source",
+                );
             } else {
                 let t = &mut self.tables[index];
                 t.extra = Some(t.columns.len());
@@ -603,7 +682,11 @@ impl V {
                     Some(ci) => icols.push(ci),
                     None => {
                         let hint = suggest_col(c, &self.tables[index].columns);
-                        self.err(format!("{ipath}.columns[{j}]"), format!("the index names `{c}`, which is not a column of `{name}`"), hint)
+                        self.err(
+                            format!("{ipath}.columns[{j}]"),
+                            format!("the index names `{c}`, which is not a column of `{name}`"),
+                            hint,
+                        )
                     }
                 }
             }
@@ -624,7 +707,9 @@ impl V {
     fn attach_child(&mut self, parent: usize, child: usize, spec: &TableSpec, cpath: &str) {
         let cname = self.tables[child].name.clone();
         let json = match &self.tables[child].rows {
-            Rows::Array(c) | Rows::Entries(c) => Some((c.json.clone(), c.optional || c.nullable, c.optional, c.nullable)),
+            Rows::Array(c) | Rows::Entries(c) => {
+                Some((c.json.clone(), c.optional || c.nullable, c.optional, c.nullable))
+            }
             _ => None,
         };
         let Some((json, needs_shape, optional, nullable)) = json else { return };
@@ -641,7 +726,11 @@ impl V {
             if self.ident(&spath, &shape_name, "column name") {
                 if self.tables[parent].column(&shape_name).is_some() {
                     let pn = self.tables[parent].name.clone();
-                    self.err(spath, format!("`{pn}` already has a column `{shape_name}`"), "set `shape_column:` to another name");
+                    self.err(
+                        spath,
+                        format!("`{pn}` already has a column `{shape_name}`"),
+                        "set `shape_column:` to another name",
+                    );
                     return;
                 }
                 let mut allowed = vec!["present"];
@@ -677,7 +766,11 @@ impl V {
         let n = self.tables[index].columns.len();
         let stmt_len = crate::sql::insert_sql(&self.tables[index]).len();
         if n > MAX_COLUMNS {
-            self.err(path, format!("the table `{name}` has {n} columns; a Durable Object allows at most {MAX_COLUMNS}"), "move a group of fields into a `json` column or a child table");
+            self.err(
+                path,
+                format!("the table `{name}` has {n} columns; a Durable Object allows at most {MAX_COLUMNS}"),
+                "move a group of fields into a `json` column or a child table",
+            );
         }
         if n > MAX_PARAMS {
             self.err(path, format!("upserting `{name}` binds {n} parameters in one statement; a Durable Object allows at most {MAX_PARAMS}"), "reduce the number of columns");
@@ -703,12 +796,20 @@ impl V {
             return None;
         }
         if RESERVED_LOCALS.contains(&full.as_str()) {
-            self.err(path, format!("the column name `{full}` is reserved by the generated code"), format!("reserved: {}", RESERVED_LOCALS.join(", ")));
+            self.err(
+                path,
+                format!("the column name `{full}` is reserved by the generated code"),
+                format!("reserved: {}", RESERVED_LOCALS.join(", ")),
+            );
             return None;
         }
         let mut push = |v: &mut V, col: Column| -> usize {
             if let Some(first) = cols.iter().find(|c| c.name == col.name) {
-                v.err(&col.yaml_path, format!("the column `{}` is defined twice in this table (first at {})", col.name, first.yaml_path), "columns of a group are named `<group>_<column>`; rename one");
+                v.err(
+                    &col.yaml_path,
+                    format!("the column `{}` is defined twice in this table (first at {})", col.name, first.yaml_path),
+                    "columns of a group are named `<group>_<column>`; rename one",
+                );
             }
             cols.push(col);
             cols.len() - 1
@@ -716,7 +817,12 @@ impl V {
 
         // A group of columns from an embedded object.
         if let Some(obj) = &spec.object {
-            self.unknown_keys(path, &spec.unknown, &["object", "optional", "nullable", "columns", "doc"], "an `object:` group");
+            self.unknown_keys(
+                path,
+                &spec.unknown,
+                &["object", "optional", "nullable", "columns", "doc"],
+                "an `object:` group",
+            );
             for (bad, key) in [
                 (spec.ty.is_some(), "type"),
                 (spec.path.is_some(), "path"),
@@ -725,7 +831,11 @@ impl V {
                 (spec.renamed_from.is_some(), "renamed_from"),
             ] {
                 if bad {
-                    self.err(join(path, key), format!("`{key}` does not apply to an `object:` group"), "put it on the group's columns");
+                    self.err(
+                        join(path, key),
+                        format!("`{key}` does not apply to an `object:` group"),
+                        "put it on the group's columns",
+                    );
                 }
             }
             if ctx.is_fan_out {
@@ -763,12 +873,18 @@ impl V {
                 Some(c) if !c.is_empty() => {
                     let gpath = join(path, "columns");
                     for (sname, sspec) in c {
-                        if let Some(f) = self.column(ctx, sname, sspec, &join(&gpath, sname), &format!("{full}_"), sub_opt, cols) {
+                        if let Some(f) =
+                            self.column(ctx, sname, sspec, &join(&gpath, sname), &format!("{full}_"), sub_opt, cols)
+                        {
                             fields.push(f);
                         }
                     }
                 }
-                _ => self.err(path, format!("the group `{name}` has no `columns:`"), "list the object's fields, or map the whole object as one column with `type: json`"),
+                _ => self.err(
+                    path,
+                    format!("the group `{name}` has no `columns:`"),
+                    "list the object's fields, or map the whole object as one column with `type: json`",
+                ),
             }
             return Some(Field::Object { json: obj.clone(), prefix: full, optional, nullable, shape_column, fields });
         }
@@ -780,7 +896,11 @@ impl V {
             "a column",
         );
         if spec.columns.is_some() {
-            self.err(join(path, "columns"), "`columns:` belongs to an `object:` group", "add `object: <jsonField>` to make this a group");
+            self.err(
+                join(path, "columns"),
+                "`columns:` belongs to an `object:` group",
+                "add `object: <jsonField>` to make this a group",
+            );
         }
         if let Some(r) = &spec.renamed_from {
             self.ident(&join(path, "renamed_from"), r, "column name");
@@ -815,12 +935,20 @@ impl V {
 
         match (&spec.path, &spec.from) {
             (Some(_), Some(_)) => {
-                self.err(path, format!("the column `{full}` has both `path:` and `from:`"), "a column takes its value from one place");
+                self.err(
+                    path,
+                    format!("the column `{full}` has both `path:` and `from:`"),
+                    "a column takes its value from one place",
+                );
                 None
             }
             (Some(jkey), None) => {
                 if ctx.is_fan_out {
-                    self.err(join(path, "path"), "fan-out tables take their fields from `fan_out.variants`", "remove `path:`");
+                    self.err(
+                        join(path, "path"),
+                        "fan-out tables take their fields from `fan_out.variants`",
+                        "remove `path:`",
+                    );
                     return None;
                 }
                 if jkey.is_empty() {
@@ -856,11 +984,19 @@ impl V {
             (None, None) => {
                 if ctx.is_fan_out {
                     let Some(ty) = ty else {
-                        self.err(path, format!("the column `{full}` needs `type:`"), format!("one of {}", ColType::NAMES));
+                        self.err(
+                            path,
+                            format!("the column `{full}` needs `type:`"),
+                            format!("one of {}", ColType::NAMES),
+                        );
                         return None;
                     };
                     if !optional {
-                        self.err(path, format!("the variant field `{full}` must be `optional: true`"), "a variant's row exists when any of its fields is present, so each field may be absent");
+                        self.err(
+                            path,
+                            format!("the variant field `{full}` must be `optional: true`"),
+                            "a variant's row exists when any of its fields is present, so each field may be absent",
+                        );
                     }
                     let default = self.default_literal(path, spec.default.as_ref(), ty);
                     push(self, mk(ty, true, Origin::VariantField, default));
@@ -879,7 +1015,11 @@ impl V {
                     "kv_key" if ctx.is_root => (Origin::KvKey, ColType::Text, false),
                     "key_capture" if ctx.is_root && ctx.capture.is_some() => (Origin::Capture, ColType::Text, false),
                     "key_capture" if ctx.is_root => {
-                        self.err(&fpath, "`from: key_capture` needs a key pattern with a capture", "write the source key as `prefix:{name}`");
+                        self.err(
+                            &fpath,
+                            "`from: key_capture` needs a key pattern with a capture",
+                            "write the source key as `prefix:{name}`",
+                        );
                         return None;
                     }
                     "expiration" if ctx.is_root => (Origin::Expiration, ColType::Integer, true),
@@ -888,7 +1028,11 @@ impl V {
                     "variant" if ctx.is_fan_out => (Origin::Variant, ColType::Text, false),
                     "value" if !ctx.is_root && !ctx.is_fan_out => {
                         let Some(ty) = ty else {
-                            self.err(path, format!("the column `{full}` needs `type:`"), format!("one of {}", ColType::NAMES));
+                            self.err(
+                                path,
+                                format!("the column `{full}` needs `type:`"),
+                                format!("one of {}", ColType::NAMES),
+                            );
                             return None;
                         };
                         (Origin::Value { nullable }, ty, nullable)
@@ -919,17 +1063,29 @@ impl V {
                         } else {
                             &["parent.<column>", "position", "value"]
                         };
-                        self.err(&fpath, format!("`from: {other}` does not apply here"), format!("in this table `from:` takes {}", valid.join(", ")));
+                        self.err(
+                            &fpath,
+                            format!("`from: {other}` does not apply here"),
+                            format!("in this table `from:` takes {}", valid.join(", ")),
+                        );
                         return None;
                     }
                 };
                 if let Some(t) = ty {
                     if t != inferred && !matches!(origin, Origin::Value { .. }) {
-                        self.err(join(path, "type"), format!("`from: {from}` gives a {} value, not {}", inferred.name(), t.name()), "drop `type:`: it is implied");
+                        self.err(
+                            join(path, "type"),
+                            format!("`from: {from}` gives a {} value, not {}", inferred.name(), t.name()),
+                            "drop `type:`: it is implied",
+                        );
                     }
                 }
                 if optional || (nullable && !matches!(origin, Origin::Value { .. })) {
-                    self.err(path, format!("`optional`/`nullable` do not apply to `from: {from}`"), "they describe JSON fields (and `nullable` the values of `from: value`)");
+                    self.err(
+                        path,
+                        format!("`optional`/`nullable` do not apply to `from: {from}`"),
+                        "they describe JSON fields (and `nullable` the values of `from: value`)",
+                    );
                 }
                 let default = self.default_literal(path, spec.default.as_ref(), inferred);
                 push(self, mk(inferred, sql_nullable, origin, default));
@@ -950,7 +1106,11 @@ impl V {
             _ => None,
         };
         if lit.is_none() {
-            self.err(join(path, "default"), format!("this default does not fit type `{}`", ty.name()), "give a literal of the column's type");
+            self.err(
+                join(path, "default"),
+                format!("this default does not fit type `{}`", ty.name()),
+                "give a literal of the column's type",
+            );
         }
         lit
     }

@@ -72,11 +72,13 @@ pub fn upgrade_items(value: Value, cx: &Cx<'_>) -> Result<Value, DataError> {
     let root = Path::ROOT;
     let mut data = match value {
         Value::Object(data) => data,
-        other => return Err(cx.error(
-            &root,
-            "an object (the `roadmap:items` envelope `{version, writeVersion, updatedAt, items}`)",
-            describe(&other),
-        )),
+        other => {
+            return Err(cx.error(
+                &root,
+                "an object (the `roadmap:items` envelope `{version, writeVersion, updatedAt, items}`)",
+                describe(&other),
+            ))
+        }
     };
     let version_path = root.key("version");
     let from = read_version(data.get("version"), cx, &version_path)?;
@@ -100,11 +102,7 @@ pub fn upgrade_items(value: Value, cx: &Cx<'_>) -> Result<Value, DataError> {
         let Value::Object(item) = item else {
             return Err(cx.error(&item_path, "an object (an item)", describe(item)));
         };
-        let clock = Clock {
-            blob_now: blob_now.as_deref(),
-            cx,
-            item_path: &item_path,
-        };
+        let clock = Clock { blob_now: blob_now.as_deref(), cx, item_path: &item_path };
         upgrade_item(item, from, &clock)?;
     }
 
@@ -116,25 +114,15 @@ pub fn upgrade_items(value: Value, cx: &Cx<'_>) -> Result<Value, DataError> {
 
 /// The blob's `version`: an integer from 1 to 10 (see the module docs for why others fail).
 fn read_version(version: Option<&Value>, cx: &Cx<'_>, path: &Path<'_>) -> Result<i64, DataError> {
-    let exact = version
-        .and_then(Value::as_number)
-        .and_then(|n| n.as_i64().filter(|i| i.to_string() == n.to_string()));
+    let exact = version.and_then(Value::as_number).and_then(|n| n.as_i64().filter(|i| i.to_string() == n.to_string()));
     match exact {
         Some(v) if (1..=CURRENT_VERSION).contains(&v) => Ok(v),
-        _ => Err(cx.error(
-            path,
-            "an integer schema version from 1 to 10 (v1 persisted 1 to 7 and 10)",
-            found(version),
-        )),
+        _ => Err(cx.error(path, "an integer schema version from 1 to 10 (v1 persisted 1 to 7 and 10)", found(version))),
     }
 }
 
 /// Replays steps 5 to 10 on one item, each only if the blob's version is below its number.
-fn upgrade_item(
-    item: &mut Map<String, Value>,
-    from: i64,
-    clock: &Clock<'_>,
-) -> Result<(), DataError> {
+fn upgrade_item(item: &mut Map<String, Value>, from: i64, clock: &Clock<'_>) -> Result<(), DataError> {
     if from < 5 {
         if !item.contains_key("claimedBy") {
             item.insert("claimedBy".into(), Value::Null);
@@ -168,9 +156,9 @@ fn upgrade_item(
         item.insert("website".into(), website);
     }
     if from < 10 {
-        let clear = item.get("website").is_some_and(|w| {
-            truthy(Some(w)) && prop(w, "source").and_then(Value::as_str) != Some("homepage")
-        });
+        let clear = item
+            .get("website")
+            .is_some_and(|w| truthy(Some(w)) && prop(w, "source").and_then(Value::as_str) != Some("homepage"));
         if clear {
             item.insert("website".into(), Value::Null);
         }
@@ -195,10 +183,7 @@ fn build_leader(item: &Map<String, Value>, clock: &Clock<'_>) -> Result<Value, D
     }
     let profile_url = match prop(source, "profileUrl") {
         Some(url) if truthy(Some(url)) => url.clone(),
-        _ => Value::String(format!(
-            "https://aibtc.com/agents/{}",
-            js_string(prop(source, "btcAddress"))
-        )),
+        _ => Value::String(format!("https://aibtc.com/agents/{}", js_string(prop(source, "btcAddress")))),
     };
     leader.insert("profileUrl".into(), profile_url);
     let assigned_at = match first_truthy(&[prop(source, "claimedAt"), item.get("createdAt")]) {
@@ -254,11 +239,7 @@ fn prop<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
 
 /// `a || b`: the first truthy candidate, if any.
 fn first_truthy<'v>(candidates: &[Option<&'v Value>]) -> Option<&'v Value> {
-    candidates
-        .iter()
-        .copied()
-        .flatten()
-        .find(|v| truthy(Some(v)))
+    candidates.iter().copied().flatten().find(|v| truthy(Some(v)))
 }
 
 /// JavaScript truthiness of a JSON value, `None` being `undefined`.
@@ -290,17 +271,9 @@ fn js_string(value: Option<&Value>) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Object(_)) => "[object Object]".into(),
         // `Array.prototype.join`: null elements become "".
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|e| {
-                if e.is_null() {
-                    String::new()
-                } else {
-                    js_string(Some(e))
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(","),
+        Some(Value::Array(a)) => {
+            a.iter().map(|e| if e.is_null() { String::new() } else { js_string(Some(e)) }).collect::<Vec<_>>().join(",")
+        }
     }
 }
 
@@ -321,15 +294,10 @@ fn js_number_string(x: f64) -> String {
     }
     // `{:e}` gives the shortest round-trip digits: "1.2345e-8", "5e0".
     let sci = format!("{x:e}");
-    let (mantissa, exponent) = sci
-        .split_once('e')
-        .expect("`{:e}` always writes an exponent");
+    let (mantissa, exponent) = sci.split_once('e').expect("`{:e}` always writes an exponent");
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     let k = digits.len() as i64;
-    let n = exponent
-        .parse::<i64>()
-        .expect("`{:e}` writes an integer exponent")
-        + 1;
+    let n = exponent.parse::<i64>().expect("`{:e}` writes an integer exponent") + 1;
     if k <= n && n <= 21 {
         format!("{digits}{}", "0".repeat((n - k) as usize))
     } else if 0 < n && n <= 21 {
@@ -368,10 +336,7 @@ mod tests {
         }
         assert!(!truthy(None));
         for truthy_text in ["true", "1", "-0.5", "1e400", "\"0\"", "\" \"", "[]", "{}"] {
-            assert!(
-                truthy(Some(&num(truthy_text))),
-                "{truthy_text} should be truthy"
-            );
+            assert!(truthy(Some(&num(truthy_text))), "{truthy_text} should be truthy");
         }
     }
 
@@ -410,26 +375,19 @@ mod tests {
         assert_eq!(js_string(Some(&num("true"))), "true");
         assert_eq!(js_string(Some(&num("\"bc1q\""))), "bc1q");
         assert_eq!(js_string(Some(&num("{\"a\":1}"))), "[object Object]");
-        assert_eq!(
-            js_string(Some(&num("[1,null,\"a\",[2,3],{}]"))),
-            "1,,a,2,3,[object Object]"
-        );
+        assert_eq!(js_string(Some(&num("[1,null,\"a\",[2,3],{}]"))), "1,,a,2,3,[object Object]");
         assert_eq!(js_string(Some(&num("[]"))), "");
     }
 
     #[test]
     fn version_must_be_an_exact_integer_from_1_to_10() {
-        let cx = Cx {
-            kv_key: "roadmap:items",
-        };
+        let cx = Cx { kv_key: "roadmap:items" };
         let root = Path::ROOT;
         let path = root.key("version");
         for ok in 1..=10 {
             assert_eq!(read_version(Some(&Value::from(ok)), &cx, &path), Ok(ok));
         }
-        for bad in [
-            "0", "-1", "11", "5.0", "5.5", "\"5\"", "null", "true", "1e1",
-        ] {
+        for bad in ["0", "-1", "11", "5.0", "5.5", "\"5\"", "null", "true", "1e1"] {
             let e = read_version(Some(&num(bad)), &cx, &path).unwrap_err();
             assert_eq!(e.pointer, "/version", "{bad}");
         }

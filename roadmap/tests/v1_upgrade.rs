@@ -23,9 +23,7 @@ fn cx() -> Cx<'static> {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/v1")
-        .join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/v1").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -34,18 +32,14 @@ fn fixture(name: &str) -> Value {
 #[track_caller]
 fn assert_same(actual: &Value, expected: &Value) {
     assert_eq!(actual, expected);
-    assert_eq!(
-        serde_json::to_string_pretty(actual).unwrap(),
-        serde_json::to_string_pretty(expected).unwrap()
-    );
+    assert_eq!(serde_json::to_string_pretty(actual).unwrap(), serde_json::to_string_pretty(expected).unwrap());
 }
 
 /// Upgrades, and checks that upgrading the result again changes nothing.
 #[track_caller]
 fn upgrade(value: Value) -> Value {
     let once = upgrade_items(value, &cx()).unwrap_or_else(|e| panic!("{e}"));
-    let twice =
-        upgrade_items(once.clone(), &cx()).unwrap_or_else(|e| panic!("second upgrade: {e}"));
+    let twice = upgrade_items(once.clone(), &cx()).unwrap_or_else(|e| panic!("second upgrade: {e}"));
     assert_same(&twice, &once);
     once
 }
@@ -58,12 +52,7 @@ fn error(value: Value) -> DataError {
 }
 
 fn keys(value: &Value) -> Vec<&str> {
-    value
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect()
+    value.as_object().unwrap().keys().map(String::as_str).collect()
 }
 
 /// `object.with(more)`: `object` with `more`'s fields appended, in order.
@@ -73,12 +62,8 @@ trait With {
 
 impl With for Value {
     fn with(mut self, more: Value) -> Value {
-        let Value::Object(more) = more else {
-            panic!("`with` takes an object")
-        };
-        self.as_object_mut()
-            .expect("`with` extends an object")
-            .extend(more);
+        let Value::Object(more) = more else { panic!("`with` takes an object") };
+        self.as_object_mut().expect("`with` extends an object").extend(more);
         self
     }
 }
@@ -109,10 +94,7 @@ fn legacy_v1_fixture_upgrades_to_the_expected_blob() {
     let upgraded = upgrade(fixture("items_legacy_v1.json"));
     let expected = fixture("items_legacy_v1.expected_after_getData.json");
     assert_same(&upgraded, &expected);
-    assert_eq!(
-        keys(&upgraded),
-        ["version", "items", "updatedAt", "writeVersion"]
-    );
+    assert_eq!(keys(&upgraded), ["version", "items", "updatedAt", "writeVersion"]);
 }
 
 #[test]
@@ -201,8 +183,7 @@ fn from_version_2_claimed_by_and_deliverables() {
     let r5 = json!({"id": "r_5", "founder": founder_a(), "createdAt": T0, "updatedAt": T1, "claimedBy": false,
         "deliverables": []})
     .with(tail(leader_a(T0, T1)));
-    let expected =
-        json!({"version": 10, "writeVersion": 7, "updatedAt": TB, "items": [r1, r2, r3, r4, r5]});
+    let expected = json!({"version": 10, "writeVersion": 7, "updatedAt": TB, "items": [r1, r2, r3, r4, r5]});
     assert_same(&upgrade(input), &expected);
 }
 
@@ -275,10 +256,8 @@ fn from_version_4_goals_and_mentions() {
 
 #[test]
 fn from_version_5_leader() {
-    let kept_leader =
-        json!({"btcAddress": B, "displayName": "Kept", "assignedAt": T0, "lastActiveAt": T0});
-    let claimed =
-        json!({"btcAddress": B, "displayName": "Claimer", "agentId": null, "claimedAt": TC});
+    let kept_leader = json!({"btcAddress": B, "displayName": "Kept", "assignedAt": T0, "lastActiveAt": T0});
+    let claimed = json!({"btcAddress": B, "displayName": "Claimer", "agentId": null, "claimedAt": TC});
     let input = json!({
         "version": 5, "writeVersion": 3, "updatedAt": TB,
         "items": [
@@ -434,10 +413,7 @@ fn init_only_replaces_a_write_version_that_is_not_a_number() {
         blob.with(json!({"items": []}))
     };
     // Absent: appended at the end.
-    assert_same(
-        &upgrade(blob(None)),
-        &json!({"version": 10, "items": [], "writeVersion": 0}),
-    );
+    assert_same(&upgrade(blob(None)), &json!({"version": 10, "items": [], "writeVersion": 0}));
     // Not a number: replaced in place.
     for bad in [json!(null), json!("3"), json!(true), json!({}), json!([1])] {
         assert_same(&upgrade(blob(Some(bad))), &blob(Some(json!(0))));
@@ -463,23 +439,15 @@ fn the_value_must_be_an_object() {
 #[test]
 fn items_must_be_an_array_of_objects() {
     let e = error(json!({"version": 1, "updatedAt": TB}));
-    assert_eq!(
-        (e.pointer.as_str(), e.expected.as_str()),
-        ("/items", "an array of items")
-    );
+    assert_eq!((e.pointer.as_str(), e.expected.as_str()), ("/items", "an array of items"));
     assert!(e.found.contains("absent"), "{e}");
 
     let e = error(json!({"version": 10, "writeVersion": 1, "items": {"r_1": {}}}));
     assert_eq!(e.pointer, "/items");
     assert_eq!(e.found, "an object with 1 fields");
 
-    let e = error(
-        json!({"version": 3, "updatedAt": TB, "items": [{"id": "r_1", "founder": founder_a()}, "r_2"]}),
-    );
-    assert_eq!(
-        (e.pointer.as_str(), e.expected.as_str()),
-        ("/items/1", "an object (an item)")
-    );
+    let e = error(json!({"version": 3, "updatedAt": TB, "items": [{"id": "r_1", "founder": founder_a()}, "r_2"]}));
+    assert_eq!((e.pointer.as_str(), e.expected.as_str()), ("/items/1", "an object (an item)"));
     assert_eq!(e.found, "string \"r_2\"");
 
     // Checked at version 10 too, where no step reads the items.
@@ -527,17 +495,12 @@ fn no_clock_for_step_6_names_the_item() {
     let e = error(
         json!({"version": 5, "updatedAt": 17, "items": [{"id": "r_1", "founder": founder_a(), "createdAt": ""}]}),
     );
-    assert_eq!(
-        (e.pointer.as_str(), e.found.as_str()),
-        ("/items/0/createdAt", "string \"\"")
-    );
+    assert_eq!((e.pointer.as_str(), e.found.as_str()), ("/items/0/createdAt", "string \"\""));
 }
 
 #[test]
 fn no_clock_for_step_8_names_the_item() {
-    let e = error(
-        json!({"version": 7, "items": [{"id": "r_1", "githubData": {"homepage": "https://h.example"}}]}),
-    );
+    let e = error(json!({"version": 7, "items": [{"id": "r_1", "githubData": {"homepage": "https://h.example"}}]}));
     assert_eq!(e.pointer, "/items/0/createdAt");
     assert!(e.expected.contains("step 8"), "{e}");
 }

@@ -35,10 +35,7 @@ impl KvSnapshot {
     }
 
     pub fn get(&self, key: &str) -> Option<&KvEntry> {
-        self.entries
-            .binary_search_by(|e| e.key.as_str().cmp(key))
-            .ok()
-            .map(|i| &self.entries[i])
+        self.entries.binary_search_by(|e| e.key.as_str().cmp(key)).ok().map(|i| &self.entries[i])
     }
 
     /// Entries whose key starts with `prefix`, in key order.
@@ -84,9 +81,9 @@ pub fn parse_dump(text: &str, now: i64) -> Result<KvSnapshot, Error> {
             )));
         }
         let value = if e.base64 == Some(true) {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(e.value.as_bytes())
-                .map_err(|err| Error::Dump(format!("{}: `base64` is true but the value is not base64: {err}", e.key)))?;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(e.value.as_bytes()).map_err(|err| {
+                Error::Dump(format!("{}: `base64` is true but the value is not base64: {err}", e.key))
+            })?;
             String::from_utf8(bytes).map_err(|err| Error::Utf8 { kv_key: e.key.clone(), message: err.to_string() })?
         } else {
             e.value

@@ -17,11 +17,7 @@ pub struct DataError {
 
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}: expected {}, found {}",
-            self.kv_key, self.pointer, self.expected, self.found
-        )
+        write!(f, "{} {}: expected {}, found {}", self.kv_key, self.pointer, self.expected, self.found)
     }
 }
 

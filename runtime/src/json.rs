@@ -175,9 +175,7 @@ impl JsonColumn for f64 {
         }
     }
     fn to_json(&self) -> Result<Value, String> {
-        Number::from_f64(*self)
-            .map(Value::Number)
-            .ok_or_else(|| format!("{self} is not a finite number"))
+        Number::from_f64(*self).map(Value::Number).ok_or_else(|| format!("{self} is not a finite number"))
     }
 }
 
@@ -198,17 +196,15 @@ fn sql_to_json(v: &SqlValue) -> Result<Value, String> {
     match v {
         SqlValue::Null => Ok(Value::Null),
         SqlValue::Integer(i) => Ok(Value::Number((*i).into())),
-        SqlValue::Real(f) => Number::from_f64(*f)
-            .map(Value::Number)
-            .ok_or_else(|| format!("{f} is not a finite number")),
+        SqlValue::Real(f) => {
+            Number::from_f64(*f).map(Value::Number).ok_or_else(|| format!("{f} is not a finite number"))
+        }
         SqlValue::Text(s) => Ok(Value::String(s.clone())),
     }
 }
 
 fn number_from_json(n: &Number) -> Option<SqlValue> {
-    exact_i64(n)
-        .map(SqlValue::Integer)
-        .or_else(|| exact_f64(n).map(SqlValue::Real))
+    exact_i64(n).map(SqlValue::Integer).or_else(|| exact_f64(n).map(SqlValue::Real))
 }
 
 /// Mapping type `number`: an integer or a float, stored as SQLite INTEGER or REAL, so that
@@ -220,9 +216,9 @@ impl JsonColumn for JsonNumber {
     const EXPECTED: &'static str = "a number that SQLite holds exactly (64-bit integer, or a float that round-trips)";
     fn from_json(v: &Value, cx: &Cx<'_>, path: &Path<'_>) -> Result<Self, DataError> {
         match v {
-            Value::Number(n) => number_from_json(n)
-                .map(JsonNumber)
-                .ok_or_else(|| cx.error(path, Self::EXPECTED, integer_problem(n))),
+            Value::Number(n) => {
+                number_from_json(n).map(JsonNumber).ok_or_else(|| cx.error(path, Self::EXPECTED, integer_problem(n)))
+            }
             other => Err(cx.error(path, Self::EXPECTED, describe(other))),
         }
     }
@@ -261,9 +257,9 @@ impl JsonColumn for JsonAny {
                 check_len(s.len(), cx, path)?;
                 Ok(JsonAny(SqlValue::Text(s.clone())))
             }
-            Value::Number(n) => number_from_json(n)
-                .map(JsonAny)
-                .ok_or_else(|| cx.error(path, Self::EXPECTED, integer_problem(n))),
+            Value::Number(n) => {
+                number_from_json(n).map(JsonAny).ok_or_else(|| cx.error(path, Self::EXPECTED, integer_problem(n)))
+            }
             other => Err(cx.error(path, Self::EXPECTED, describe(other))),
         }
     }
@@ -563,9 +559,7 @@ impl Extra {
             return;
         }
         for seg in at {
-            let entry = target
-                .entry((*seg).to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
+            let entry = target.entry((*seg).to_string()).or_insert_with(|| Value::Object(Map::new()));
             target = entry.as_object_mut().expect("extra path segments are objects");
         }
         for (k, v) in unknown {
@@ -626,7 +620,12 @@ pub fn put<T: JsonColumn>(o: &mut Map<String, Value>, name: &str, v: &T) -> Resu
 
 /// A column that is NULL only because an enclosing object may be missing: inside a present
 /// object it must hold a value.
-pub fn put_some<T: JsonColumn>(o: &mut Map<String, Value>, name: &str, v: &Option<T>, column: &str) -> Result<(), String> {
+pub fn put_some<T: JsonColumn>(
+    o: &mut Map<String, Value>,
+    name: &str,
+    v: &Option<T>,
+    column: &str,
+) -> Result<(), String> {
     match v {
         Some(v) => put(o, name, v),
         None => Err(format!("column `{column}` is NULL but its object is present")),
@@ -653,7 +652,12 @@ pub fn put_optional<T: JsonColumn>(o: &mut Map<String, Value>, name: &str, v: &O
 }
 
 /// `optional` and `nullable`: absent when the companion flag says so, else the value or `null`.
-pub fn put_tri<T: JsonColumn>(o: &mut Map<String, Value>, name: &str, v: &Option<T>, absent: bool) -> Result<(), String> {
+pub fn put_tri<T: JsonColumn>(
+    o: &mut Map<String, Value>,
+    name: &str,
+    v: &Option<T>,
+    absent: bool,
+) -> Result<(), String> {
     if absent {
         return match v {
             None => Ok(()),

@@ -82,7 +82,12 @@ impl<R: Row> Plan<R> {
 
 /// Reads the stored rows of `R`'s table and compares them with `rows` (whose keys are unique:
 /// the extractor has checked).
-pub fn plan<R: Row>(db: &mut dyn SqlExecutor, source: &str, rows: Vec<R>, on_missing: OnMissing) -> Result<Plan<R>, Error> {
+pub fn plan<R: Row>(
+    db: &mut dyn SqlExecutor,
+    source: &str,
+    rows: Vec<R>,
+    on_missing: OnMissing,
+) -> Result<Plan<R>, Error> {
     let mut stored: HashMap<R::Key, R> = HashMap::new();
     for values in db.query(R::SELECT, &[])? {
         let row = R::from_row(values)?;

@@ -34,10 +34,7 @@ pub trait ToSql {
 }
 
 fn mismatch(column: &str, expected: &str, found: &SqlValue) -> DbError {
-    DbError::Decode {
-        column: column.to_string(),
-        message: format!("expected {expected}, found {}", found.type_name()),
-    }
+    DbError::Decode { column: column.to_string(), message: format!("expected {expected}, found {}", found.type_name()) }
 }
 
 impl FromSql for String {
