@@ -417,6 +417,7 @@ fn emit_source(m: &Model, s: usize) -> TokenStream {
             #(#extractors)*
 
             /// Child rows, grouped by their parent's key, in source order.
+            #[derive(Default)]
             struct Kids { #(#kids_fields)* }
 
             /// Rebuilds this source's KV entries from the tables.
@@ -1090,6 +1091,19 @@ fn emit_to_json(m: &Model, t: usize) -> TokenStream {
         body.push(quote!(json::merge_extra(&mut o, &row.#en)?;));
     }
     let doc = lit(&format!(" Rebuilds the JSON object of one `{}` row.", tb.name));
+    let leaf = if tb.children.is_empty() {
+        let d = lit(&format!(" The JSON object this `{}` row was extracted from.", tb.name));
+        quote! {
+            impl #st {
+                #[doc = #d]
+                pub fn to_json(&self) -> Result<Value, String> {
+                    #f(self, &Kids::default())
+                }
+            }
+        }
+    } else {
+        quote!()
+    };
     quote! {
         #[doc = #doc]
         fn #f(row: &#st, kids: &Kids) -> Result<Value, String> {
@@ -1097,5 +1111,6 @@ fn emit_to_json(m: &Model, t: usize) -> TokenStream {
             #(#body)*
             Ok(Value::Object(o))
         }
+        #leaf
     }
 }

@@ -1445,6 +1445,7 @@ pub mod items_doc {
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.
+    #[derive(Default)]
     struct Kids {
         pub items: std::collections::HashMap<(String,), Vec<ItemsRow>>,
         pub contributors: std::collections::HashMap<(String,), Vec<ContributorsRow>>,
@@ -1704,6 +1705,12 @@ pub mod items_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+    impl ContributorsRow {
+        /// The JSON object this `contributors` row was extracted from.
+        pub fn to_json(&self) -> Result<Value, String> {
+            json_contributors(self, &Kids::default())
+        }
+    }
     /// Rebuilds the JSON object of one `deliverables` row.
     fn json_deliverables(row: &DeliverablesRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -1721,6 +1728,12 @@ pub mod items_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+    impl DeliverablesRow {
+        /// The JSON object this `deliverables` row was extracted from.
+        pub fn to_json(&self) -> Result<Value, String> {
+            json_deliverables(self, &Kids::default())
+        }
+    }
     /// Rebuilds the JSON object of one `ratings` row.
     fn json_ratings(row: &RatingsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -1732,6 +1745,12 @@ pub mod items_doc {
         json::put(&mut o, "ratedAt", &row.rated_at)?;
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
+    }
+    impl RatingsRow {
+        /// The JSON object this `ratings` row was extracted from.
+        pub fn to_json(&self) -> Result<Value, String> {
+            json_ratings(self, &Kids::default())
+        }
     }
     /// Rebuilds the JSON object of one `goals` row.
     fn json_goals(row: &GoalsRow, kids: &Kids) -> Result<Value, String> {
@@ -1751,6 +1770,12 @@ pub mod items_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+    impl GoalsRow {
+        /// The JSON object this `goals` row was extracted from.
+        pub fn to_json(&self) -> Result<Value, String> {
+            json_goals(self, &Kids::default())
+        }
+    }
     /// Rebuilds the JSON object of one `goal_history` row.
     fn json_goal_history(row: &GoalHistoryRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -1768,6 +1793,12 @@ pub mod items_doc {
         json::put_nullable(&mut o, "completedAt", &row.completed_at)?;
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
+    }
+    impl GoalHistoryRow {
+        /// The JSON object this `goal_history` row was extracted from.
+        pub fn to_json(&self) -> Result<Value, String> {
+            json_goal_history(self, &Kids::default())
+        }
     }
 }
 /// KV source `roadmap:events` → table `event_log` and its children.
@@ -2061,6 +2092,7 @@ pub mod event_log {
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.
+    #[derive(Default)]
     struct Kids {
         pub events: std::collections::HashMap<(String,), Vec<EventsRow>>,
     }
@@ -2122,6 +2154,12 @@ pub mod event_log {
         json::put(&mut o, "data", &row.data)?;
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
+    }
+    impl EventsRow {
+        /// The JSON object this `events` row was extracted from.
+        pub fn to_json(&self) -> Result<Value, String> {
+            json_events(self, &Kids::default())
+        }
     }
 }
 /// KV source `roadmap:message-archive` → table `message_archive_doc` and its children.
@@ -2410,6 +2448,7 @@ pub mod message_archive_doc {
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.
+    #[derive(Default)]
     struct Kids {
         pub message_archive: std::collections::HashMap<(String,), Vec<MessageArchiveRow>>,
     }
@@ -2479,6 +2518,12 @@ pub mod message_archive_doc {
         json::put_nullable(&mut o, "messagePreview", &row.message_preview)?;
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
+    }
+    impl MessageArchiveRow {
+        /// The JSON object this `message_archive` row was extracted from.
+        pub fn to_json(&self) -> Result<Value, String> {
+            json_message_archive(self, &Kids::default())
+        }
     }
 }
 /// KV source `roadmap:mention-scan` → table `mention_scan_state` and its children.
@@ -2692,6 +2737,7 @@ pub mod mention_scan_state {
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.
+    #[derive(Default)]
     struct Kids {
         pub mention_processed_ids: std::collections::HashMap<(String,), Vec<MentionProcessedIdsRow>>,
     }
@@ -2930,6 +2976,7 @@ pub mod github_map_doc {
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.
+    #[derive(Default)]
     struct Kids {
         pub github_mappings: std::collections::HashMap<(String,), Vec<GithubMappingsRow>>,
     }
@@ -3290,6 +3337,7 @@ pub mod github_scan_doc {
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.
+    #[derive(Default)]
     struct Kids {
         pub scan_repos: std::collections::HashMap<(String,), Vec<ScanReposRow>>,
         pub scan_state: std::collections::HashMap<(String, String), Vec<ScanStateRow>>,
@@ -3527,6 +3575,7 @@ pub mod agent_cache {
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.
+    #[derive(Default)]
     struct Kids {}
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
@@ -3553,5 +3602,11 @@ pub mod agent_cache {
         json::put_tri(&mut o, "agentId", &row.agent_id, row.agent_id_absent)?;
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
+    }
+    impl AgentCacheRow {
+        /// The JSON object this `agent_cache` row was extracted from.
+        pub fn to_json(&self) -> Result<Value, String> {
+            json_agent_cache(self, &Kids::default())
+        }
     }
 }
