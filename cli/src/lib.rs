@@ -38,11 +38,21 @@ fn db_err(e: rusqlite::Error) -> Error {
 /// upgraded, every value is checked before anything is written, and any error rolls the whole
 /// run back. A dry run rolls back even on success.
 pub fn migrate(conn: &mut Connection, kv: &KvSnapshot, dry_run: bool) -> Result<Report, Error> {
+    migrate_with_progress(conn, kv, dry_run, None)
+}
+
+/// [`migrate`], calling `progress(done, total, step)` as each step starts.
+pub fn migrate_with_progress(
+    conn: &mut Connection,
+    kv: &KvSnapshot,
+    dry_run: bool,
+    progress: Option<fn(usize, usize, &str)>,
+) -> Result<Report, Error> {
     let before = conn.total_changes();
     let tx = conn.transaction().map_err(db_err)?;
     let mut report = {
         let mut db = Sqlite::new(&tx);
-        generated::migrate(&mut db, kv, &generated::MigrateOptions { dry_run })?
+        generated::migrate(&mut db, kv, &generated::MigrateOptions { dry_run, progress })?
     };
     if dry_run {
         tx.rollback().map_err(db_err)?;

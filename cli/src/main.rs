@@ -84,6 +84,15 @@ fn progress(msg: &str) {
     }
 }
 
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+fn progress_bar(done: usize, total: usize, step: &str) {
+    if std::io::stderr().is_terminal() {
+        let width = 24;
+        let filled = (done * width).checked_div(total).unwrap_or(width).min(width);
+        eprint!("\r\x1b[2K[{}{}] {done}/{total} {step}", "#".repeat(filled), "-".repeat(width - filled));
+    }
+}
+
 fn progress_done() {
     if std::io::stderr().is_terminal() {
         eprint!("\r\x1b[2K");
@@ -121,7 +130,7 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(format, &e),
             };
-            match kv2sql::migrate(&mut conn, &snap, dry_run) {
+            match kv2sql::migrate_with_progress(&mut conn, &snap, dry_run, Some(progress_bar)) {
                 Ok(report) => {
                     progress_done();
                     match format {

@@ -107,10 +107,11 @@ pub fn emit(model: &Model, migrations: &[(i64, String)], mapping_file: &str) -> 
     let report_vars: Vec<Ident> = mods.iter().map(|m| format_ident!("{}_source", m)).collect();
     let plan_vars: Vec<Ident> = mods.iter().map(|m| format_ident!("{}_plan", m)).collect();
     let plan_vars_rev: Vec<Ident> = plan_vars.iter().rev().cloned().collect();
+    let src_names: Vec<Literal> = model.sources.iter().map(|s| lit(&s.key.display())).collect();
 
     let file = quote! {
         #![doc = #doc]
-        #![allow(clippy::too_many_lines, clippy::needless_borrow, clippy::redundant_clone, clippy::let_and_return, clippy::match_single_binding, unused_mut, unused_variables)]
+        #![allow(clippy::too_many_lines, clippy::needless_borrow, clippy::redundant_clone, clippy::let_and_return, clippy::match_single_binding, unused_mut, unused_variables, unused_assignments)]
 
         pub use kv2sql_runtime as rt;
         use rt::{Error, KvEntry, KvSnapshot, Report, SqlExecutor};
@@ -146,7 +147,20 @@ pub fn emit(model: &Model, migrations: &[(i64, String)], mapping_file: &str) -> 
             /// Compute the report but write no table rows. Pending schema migrations still run so
             /// that stored rows can be read: run a dry run inside a transaction and roll it back.
             pub dry_run: bool,
+            /// Called as each step starts: (steps done, steps in all, what).
+            pub progress: Option<fn(usize, usize, &str)>,
         }
+
+        impl MigrateOptions {
+            fn step(&self, done: usize, what: &str) {
+                if let Some(f) = self.progress {
+                    f(done, STEPS, what);
+                }
+            }
+        }
+
+        /// Steps a migration reports: extract, plan and write each source.
+        const STEPS: usize = 3 * KV_SOURCES.len();
 
         /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
         pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
@@ -163,15 +177,27 @@ pub fn emit(model: &Model, migrations: &[(i64, String)], mapping_file: &str) -> 
         /// only the difference is written. Run it inside a transaction.
         pub fn migrate(db: &mut dyn SqlExecutor, kv: &KvSnapshot, opts: &MigrateOptions) -> Result<Report, Error> {
             let applied = apply_schema(db)?;
+            let mut done = 0;
             #(
+                opts.step(done, concat!("reading ", #src_names));
+                done += 1;
                 let mut #rows_vars = #mods::Rows::default();
                 let #report_vars = #mods::extract_all(kv, &mut #rows_vars)?;
             )*
-            #( let #plan_vars = #mods::plan(db, #rows_vars)?; )*
+            #(
+                opts.step(done, concat!("comparing ", #src_names));
+                done += 1;
+                let #plan_vars = #mods::plan(db, #rows_vars)?;
+            )*
             if !opts.dry_run {
-                #( #plan_vars.upsert(db)?; )*
+                #(
+                    opts.step(done, concat!("writing ", #src_names));
+                    done += 1;
+                    #plan_vars.upsert(db)?;
+                )*
                 #( #plan_vars_rev.remove(db)?; )*
             }
+            opts.step(STEPS, "done");
             let mut tables = Vec::new();
             #( tables.extend(#plan_vars.reports()); )*
             Ok(Report {
@@ -747,10 +773,13 @@ fn origin_expr(m: &Model, tb: &Table, c: &Column) -> Option<TokenStream> {
             copied(pcol, quote!(parent.#pn))
         }
         Origin::Position => {
+            // An array element's place is its index; an entry's place is its key, and its
+            // position (the order of the object's keys) is passed as `index`.
+            let index = if matches!(tb.rows, Rows::Entries(_)) { quote!(index) } else { quote!(place) };
             if c.sql_nullable {
-                quote!(Some(json::position(place)))
+                quote!(Some(json::position(#index)))
             } else {
-                quote!(json::position(place))
+                quote!(json::position(#index))
             }
         }
         Origin::EntryKey => quote!(place.to_string()),
@@ -859,6 +888,12 @@ fn emit_extract(m: &Model, t: usize) -> TokenStream {
                         #cname(cx, &#cat.index(i), element, i, &row, out)?;
                     }
                 }
+            } else if ct.position.is_some() {
+                quote! {
+                    for (i, (k, element)) in list.iter().enumerate() {
+                        #cname(cx, &#cat.key(k), element, k, i, &row, out)?;
+                    }
+                }
             } else {
                 quote! {
                     for (k, element) in list {
@@ -906,7 +941,11 @@ fn emit_extract(m: &Model, t: usize) -> TokenStream {
         }
         (Rows::Entries(_), Some(p)) => {
             let ps = struct_name(&m.tables[p]);
-            (quote!(at: &Path<'_>, this: &Value, place: &str), quote!(parent: &#ps,))
+            if tb.position.is_some() {
+                (quote!(at: &Path<'_>, this: &Value, place: &str, index: usize), quote!(parent: &#ps,))
+            } else {
+                (quote!(at: &Path<'_>, this: &Value, place: &str), quote!(parent: &#ps,))
+            }
         }
         _ => unreachable!(),
     };
