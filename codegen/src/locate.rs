@@ -114,6 +114,10 @@ impl MarkedEventReceiver for Receiver {
                 self.out.entry(path.clone()).or_insert(pos(mark));
                 self.stack.push(Frame::Seq { path, index: 0 });
             }
+            // An alias (`*name`) is a value like any other; its contents are located at the anchor.
+            Event::Alias(_) => {
+                let _ = self.value_path(mark);
+            }
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
             }
@@ -133,5 +137,12 @@ mod tests {
         assert_eq!(l.find("a.b").unwrap().0, Pos { line: 2, column: 3 });
         assert_eq!(l.find("a.c[1].d").unwrap().0, Pos { line: 5, column: 8 });
         assert_eq!(l.find("a.c[1].zzz").unwrap().1, "a.c[1]");
+    }
+
+    #[test]
+    fn aliases_do_not_shift_later_keys() {
+        let text = "a: &x {b: 1}\nc: *x\nd: 2\n";
+        let l = Locations::parse(text);
+        assert_eq!(l.find("d").unwrap().0, Pos { line: 3, column: 1 });
     }
 }
