@@ -1,15 +1,19 @@
 //! Schema evolution: a snapshot of each released schema, and the migration from the previous
 //! snapshot to the current mapping. Renames are declared (`renamed_from:`), never guessed;
 //! destruction (dropping a table or column, changing a column's type) must be allowed in
-//! `schema.allow`. A type change, a dropped column or a changed key rebuilds the table with
-//! SQLite's procedure: create the new table, copy the rows, drop the old one, rename.
+//! `schema.allow`. A type change, a dropped column or a changed key rebuilds the table: the
+//! rows are set aside in `kv2sql_old_<table>`, the table is dropped and created again under its
+//! own name, and the rows are copied back. Dropping and re-creating under the same name (rather
+//! than SQLite's create-new-then-rename) keeps the deferred foreign-key count of the child
+//! tables exact: the drop counts their rows as orphans, the copy back counts them as resolved,
+//! so a commit under `PRAGMA foreign_keys = ON` succeeds, and still fails on a real orphan.
 
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::diag::Diagnostic;
-use crate::ir::{Model, Table};
+use crate::ir::{Field, Model, Origin, Rows, Table};
 use crate::sql::{self, q};
 
 /// The schema as released at one version, committed as `migrations/NNNN_<name>.json`.
@@ -221,13 +225,42 @@ pub fn diff(prev: Option<&Snapshot>, m: &Model) -> Result<Migration, Vec<Diagnos
                     mapping.push((o, c.name.clone()));
                 }
                 None => {
-                    if !c.nullable && !c.has_default {
+                    if let Some(r) = &mc.renamed_from {
+                        let why = if cur_col_names.contains(r.as_str()) {
+                            format!("`{r}` is still a column of `{}`", t.name)
+                        } else {
+                            format!("the released table `{old_name}` has no column `{r}`")
+                        };
                         diags.push(
-                            Diagnostic::new(mc.yaml_path.clone(), format!("the new column `{}.{}` is NOT NULL with no default, so existing rows would have no value", t.name, c.name))
-                                .help("make it `optional: true` (or `nullable: true`), or give it a `default:`"),
+                            Diagnostic::new(
+                                format!("{}.renamed_from", mc.yaml_path),
+                                format!("`renamed_from: {r}` on `{}.{}`, but {why}", t.name, c.name),
+                            )
+                            .help("name the column as the released schema has it (see generated/schema.sql), or remove `renamed_from` once the rename is released"),
                         );
                     }
-                    added.push(c.clone());
+                    // Companion columns get the value that is true of rows written before the
+                    // field was mapped: absent (the field, if any, is in `extra_fields`).
+                    let backfill = backfill(m, ti, ci, prev, &old_cols);
+                    if !c.nullable && !c.has_default && backfill.is_none() {
+                        let help = if c.ty == "shape" {
+                            "existing rows do not have it: make the new object group or child table `optional: true` (existing rows then record it as absent)"
+                        } else {
+                            "make it `optional: true` (or `nullable: true`), or give it a `default:`"
+                        };
+                        diags.push(
+                            Diagnostic::new(mc.yaml_path.clone(), format!("the new column `{}.{}` is NOT NULL with no default, so existing rows would have no value", t.name, c.name))
+                                .help(help),
+                        );
+                    }
+                    let decl = match backfill {
+                        Some(d) => decl_of(
+                            &sql::column_def(&crate::ir::Column { default: Some(d.to_string()), ..mc.clone() }),
+                            &c.name,
+                        ),
+                        None => c.decl.clone(),
+                    };
+                    added.push((c.clone(), decl));
                 }
             }
         }
@@ -264,24 +297,39 @@ pub fn diff(prev: Option<&Snapshot>, m: &Model) -> Result<Migration, Vec<Diagnos
         let rebuild = changed || !dropped.is_empty() || old_pk != t.primary_key || fk_changed;
 
         if rebuild {
+            // Not SQLite's create-new/drop/rename: with foreign keys on, dropping a parent
+            // counts every child row as an orphan, and renaming the new table in its place
+            // never uncounts them, so the commit fails. Copying the rows back into a table
+            // created under the old name does uncount them (see the module documentation).
             needs_defer = true;
-            let tmp = format!("kv2sql_new_{}", t.name);
-            let mut tmp_t = t.clone();
+            let tmp = format!("kv2sql_old_{}", t.name);
+            // A renamed table was renamed above, so the rows are under the new name; the
+            // columns still have their old names and types.
+            let mut tmp_t = old.clone();
             tmp_t.name = tmp.clone();
+            tmp_t.foreign_key = None;
+            tmp_t.indexes.clear();
             st.push(create_table_sql(&tmp_t));
-            let new_cols: Vec<String> = mapping.iter().map(|(_, n)| q(n)).collect();
-            let old_cols_sel: Vec<String> = mapping.iter().map(|(o, _)| q(o)).collect();
-            // A renamed table was renamed above, so the rows are under the new name.
-            let src_table = t.name.clone();
+            let all_old: Vec<String> = old.columns.iter().map(|c| q(&c.name)).collect();
             st.push(format!(
                 "INSERT INTO {} ({}) SELECT {} FROM {};",
                 q(&tmp),
+                all_old.join(", "),
+                all_old.join(", "),
+                q(&t.name)
+            ));
+            st.push(format!("DROP TABLE {};", q(&t.name)));
+            st.push(create_table_sql(t));
+            let new_cols: Vec<String> = mapping.iter().map(|(_, n)| q(n)).collect();
+            let old_cols_sel: Vec<String> = mapping.iter().map(|(o, _)| q(o)).collect();
+            st.push(format!(
+                "INSERT INTO {} ({}) SELECT {} FROM {};",
+                q(&t.name),
                 new_cols.join(", "),
                 old_cols_sel.join(", "),
-                q(&src_table)
+                q(&tmp)
             ));
-            st.push(format!("DROP TABLE {};", q(&src_table)));
-            st.push(format!("ALTER TABLE {} RENAME TO {};", q(&tmp), q(&t.name)));
+            st.push(format!("DROP TABLE {};", q(&tmp)));
             for i in &t.indexes {
                 st.push(create_index_sql(&t.name, i));
             }
@@ -292,8 +340,8 @@ pub fn diff(prev: Option<&Snapshot>, m: &Model) -> Result<Migration, Vec<Diagnos
             st.push(format!("ALTER TABLE {} RENAME COLUMN {} TO {};", q(&t.name), q(o), q(n)));
             summary.push(format!("rename column {}.{o} to {n}", t.name));
         }
-        for c in &added {
-            st.push(format!("ALTER TABLE {} ADD COLUMN {} {};", q(&t.name), q(&c.name), c.decl));
+        for (c, decl) in &added {
+            st.push(format!("ALTER TABLE {} ADD COLUMN {} {};", q(&t.name), q(&c.name), decl));
             summary.push(format!("add column {}.{}", t.name, c.name));
         }
         // Indexes.
@@ -350,4 +398,78 @@ pub fn diff(prev: Option<&Snapshot>, m: &Model) -> Result<Migration, Vec<Diagnos
 
 fn renamed_parent(m: &Model, old: &str, new: &str) -> bool {
     m.tables.iter().any(|t| t.name == new && t.renamed_from.as_deref() == Some(old))
+}
+
+/// The value an added NOT NULL companion column takes in existing rows, when kv2sql knows it:
+/// an `_absent` column of a newly mapped field is 1 (the rows never had it mapped); a
+/// `_shape` column is `'absent'` for a new object group or child table, `'present'` for one
+/// that was already mapped (it was required until now).
+fn backfill(
+    m: &Model,
+    ti: usize,
+    ci: usize,
+    prev: &Snapshot,
+    old_cols: &HashMap<&str, &ColSnap>,
+) -> Option<&'static str> {
+    let t = &m.tables[ti];
+    let existed = |c: usize| {
+        let col = &t.columns[c];
+        old_cols.contains_key(col.name.as_str())
+            || col.renamed_from.as_deref().is_some_and(|r| old_cols.contains_key(r))
+    };
+    match &t.columns[ci].origin {
+        Origin::Absent(vc) => (!existed(*vc)).then_some("1"),
+        Origin::Shape { allowed } => {
+            let was_mapped = shape_owner_existed(m, t, ci, prev, &existed)?;
+            let v = if was_mapped { "present" } else { "absent" };
+            allowed.contains(&v).then_some(if was_mapped { "'present'" } else { "'absent'" })
+        }
+        _ => None,
+    }
+}
+
+/// Whether the object group or child table whose shape column `ci` records was in the released
+/// schema; None when the owner is not found.
+fn shape_owner_existed(
+    m: &Model,
+    t: &Table,
+    ci: usize,
+    prev: &Snapshot,
+    existed: &dyn Fn(usize) -> bool,
+) -> Option<bool> {
+    for &child in &t.children {
+        let ct = &m.tables[child];
+        if let Rows::Array(c) | Rows::Entries(c) = &ct.rows {
+            if c.shape_column == Some(ci) {
+                let names = [Some(ct.name.as_str()), ct.renamed_from.as_deref()];
+                return Some(prev.tables.iter().any(|p| names.contains(&Some(p.name.as_str()))));
+            }
+        }
+    }
+    fn scalars(fields: &[Field], out: &mut Vec<usize>) {
+        for f in fields {
+            match f {
+                Field::Scalar { column, .. } => out.push(*column),
+                Field::Object { fields, .. } => scalars(fields, out),
+                Field::Child { .. } => {}
+            }
+        }
+    }
+    fn find(fields: &[Field], ci: usize) -> Option<&[Field]> {
+        for f in fields {
+            if let Field::Object { shape_column, fields, .. } = f {
+                if *shape_column == Some(ci) {
+                    return Some(fields);
+                }
+                if let Some(x) = find(fields, ci) {
+                    return Some(x);
+                }
+            }
+        }
+        None
+    }
+    let group = find(&t.fields, ci)?;
+    let mut cols = Vec::new();
+    scalars(group, &mut cols);
+    Some(cols.into_iter().any(existed))
 }
