@@ -310,13 +310,21 @@ fn emit_source(m: &Model, s: usize) -> TokenStream {
     let extractors: Vec<TokenStream> = tables.iter().map(|&t| emit_extract(m, t)).collect();
     let builders: Vec<TokenStream> = tables.iter().map(|&t| emit_to_json(m, t)).collect();
 
-    let upgrade = match &src.upgrade {
+    let (upgrade, hook) = match &src.upgrade {
         Some(p) => {
             let path: syn::Path = syn::parse_str(p).expect("validated path");
-            quote!(let value = #path(value, &cx)?;)
+            (quote!(let value = #path(value, &cx)?;), quote!(Some(#path)))
         }
-        None => quote!(),
+        None => (quote!(), quote!(None)),
     };
+    let streamed: Vec<Literal> = root
+        .fields
+        .iter()
+        .filter_map(|f| match f {
+            Field::Child { json, table } if matches!(m.tables[*table].rows, Rows::Array(_)) => Some(lit(json)),
+            _ => None,
+        })
+        .collect();
     let collect_entries = match &src.key {
         KeyPattern::Exact(k) => {
             let k = lit(k);
@@ -410,6 +418,10 @@ fn emit_source(m: &Model, s: usize) -> TokenStream {
                 Ok(Plan { #(#plan_inits)* })
             }
 
+            /// Top-level arrays read one element at a time (see `rt::stream`).
+            const STREAMED: &[&str] = &[#(#streamed),*];
+            const HOOK: Option<rt::stream::Hook> = #hook;
+
             fn parse(entry: &KvEntry) -> Result<Value, Error> {
                 let cx = Cx { kv_key: &entry.key };
                 let value = rt::json::parse(&entry.key, &entry.value)?;
@@ -421,9 +433,9 @@ fn emit_source(m: &Model, s: usize) -> TokenStream {
             pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
                 let mut report = SourceReport { source: #src_lit.to_string(), kv_entries: 0, bytes: 0 };
                 for entry in #collect_entries {
-                    let value = parse(entry)?;
+                    let split = rt::stream::Split::new(&entry.key, &entry.value, STREAMED, HOOK)?;
                     let cx = Cx { kv_key: &entry.key };
-                    #root_name(&cx, entry, &value, out)?;
+                    #root_name(&cx, entry, &split, out)?;
                     report.kv_entries += 1;
                     report.bytes += entry.value.len();
                 }
@@ -874,15 +886,27 @@ fn emit_extract(m: &Model, t: usize) -> TokenStream {
                 Rows::Array(c) | Rows::Entries(c) => (c.optional, c.nullable, c.shape_column),
                 _ => unreachable!(),
             };
-            let getter = if matches!(ct.rows, Rows::Array(_)) { quote!(json::array) } else { quote!(json::entries) };
+            let streamed = matches!(tb.rows, Rows::Root) && matches!(ct.rows, Rows::Array(_));
+            let getter = if streamed {
+                quote!(split.array)
+            } else if matches!(ct.rows, Rows::Array(_)) {
+                quote!(json::array)
+            } else {
+                quote!(json::entries)
+            };
+            let first_arg = if streamed { quote!() } else { quote!(obj,) };
             match shape {
                 Some(s) => {
                     let sn = local(&tb.columns[s]);
-                    body.push(quote!(let (#sn, #var) = #getter(obj, #key, #opt, #null, cx, at)?;));
+                    body.push(quote!(let (#sn, #var) = #getter(#first_arg #key, #opt, #null, cx, at)?;));
                 }
-                None => body.push(quote!(let (_, #var) = #getter(obj, #key, false, false, cx, at)?;)),
+                None => body.push(quote!(let (_, #var) = #getter(#first_arg #key, false, false, cx, at)?;)),
             }
-            let each = if matches!(ct.rows, Rows::Array(_)) {
+            let each = if streamed {
+                quote! {
+                    list.for_each(split, #key, cx, |i, element| #cname(cx, &#cat.index(i), element, i, &row, out))?;
+                }
+            } else if matches!(ct.rows, Rows::Array(_)) {
                 quote! {
                     for (i, element) in list.iter().enumerate() {
                         #cname(cx, &#cat.index(i), element, i, &row, out)?;
@@ -934,7 +958,7 @@ fn emit_extract(m: &Model, t: usize) -> TokenStream {
         quote!()
     };
     let (sig_extra, parent_param) = match (&tb.rows, tb.parent) {
-        (Rows::Root, _) => (quote!(entry: &KvEntry, this: &Value), quote!()),
+        (Rows::Root, _) => (quote!(entry: &KvEntry, split: &rt::stream::Split<'_>), quote!()),
         (Rows::Array(_), Some(p)) => {
             let ps = struct_name(&m.tables[p]);
             (quote!(at: &Path<'_>, this: &Value, place: usize), quote!(parent: &#ps,))
@@ -949,7 +973,11 @@ fn emit_extract(m: &Model, t: usize) -> TokenStream {
         }
         _ => unreachable!(),
     };
-    let root_at = if matches!(tb.rows, Rows::Root) { quote!(let at = &Path::ROOT;) } else { quote!() };
+    let root_at = if matches!(tb.rows, Rows::Root) {
+        quote!(let at = &Path::ROOT; let this = &split.envelope;)
+    } else {
+        quote!()
+    };
     let vis = if matches!(tb.rows, Rows::Root) { quote!(pub) } else { quote!() };
     quote! {
         #[doc = #doc]

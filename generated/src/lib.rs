@@ -1250,6 +1250,9 @@ pub mod items_doc {
             )?,
         })
     }
+    /// Top-level arrays read one element at a time (see `rt::stream`).
+    const STREAMED: &[&str] = &["items"];
+    const HOOK: Option<rt::stream::Hook> = Some(kv2sql_roadmap::v1::upgrade_items);
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
@@ -1264,9 +1267,14 @@ pub mod items_doc {
             bytes: 0,
         };
         for entry in kv.get("roadmap:items").into_iter() {
-            let value = parse(entry)?;
+            let split = rt::stream::Split::new(
+                &entry.key,
+                &entry.value,
+                STREAMED,
+                HOOK,
+            )?;
             let cx = Cx { kv_key: &entry.key };
-            items_doc(&cx, entry, &value, out)?;
+            items_doc(&cx, entry, &split, out)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
         }
@@ -1290,10 +1298,11 @@ pub mod items_doc {
     pub fn items_doc(
         cx: &Cx<'_>,
         entry: &KvEntry,
-        this: &Value,
+        split: &rt::stream::Split<'_>,
         out: &mut Rows,
     ) -> Result<(), DataError> {
         let at = &Path::ROOT;
+        let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
         let mut extra = Extra::default();
         extra.collect(&[], obj, &["version", "writeVersion", "updatedAt", "items"]);
@@ -1301,7 +1310,7 @@ pub mod items_doc {
         let version = json::req::<i64>(obj, "version", cx, &at_ref)?;
         let write_version = json::req::<i64>(obj, "writeVersion", cx, &at_ref)?;
         let updated_at = json::optional::<String>(obj, "updatedAt", cx, &at_ref)?;
-        let (_, kv2sql_items_in) = json::array(obj, "items", false, false, cx, at)?;
+        let (_, kv2sql_items_in) = split.array("items", false, false, cx, at)?;
         let row = ItemsDocRow {
             kv_key: entry.key.clone(),
             version,
@@ -1311,9 +1320,12 @@ pub mod items_doc {
         };
         if let Some(list) = kv2sql_items_in {
             let kv2sql_items_at = at.key("items");
-            for (i, element) in list.iter().enumerate() {
-                items(cx, &kv2sql_items_at.index(i), element, i, &row, out)?;
-            }
+            list.for_each(
+                split,
+                "items",
+                cx,
+                |i, element| items(cx, &kv2sql_items_at.index(i), element, i, &row, out),
+            )?;
         }
         out.items_doc.push(row);
         Ok(())
@@ -2657,6 +2669,9 @@ pub mod event_log {
             )?,
         })
     }
+    /// Top-level arrays read one element at a time (see `rt::stream`).
+    const STREAMED: &[&str] = &["events"];
+    const HOOK: Option<rt::stream::Hook> = None;
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
@@ -2670,9 +2685,14 @@ pub mod event_log {
             bytes: 0,
         };
         for entry in kv.get("roadmap:events").into_iter() {
-            let value = parse(entry)?;
+            let split = rt::stream::Split::new(
+                &entry.key,
+                &entry.value,
+                STREAMED,
+                HOOK,
+            )?;
             let cx = Cx { kv_key: &entry.key };
-            event_log(&cx, entry, &value, out)?;
+            event_log(&cx, entry, &split, out)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
         }
@@ -2696,16 +2716,17 @@ pub mod event_log {
     pub fn event_log(
         cx: &Cx<'_>,
         entry: &KvEntry,
-        this: &Value,
+        split: &rt::stream::Split<'_>,
         out: &mut Rows,
     ) -> Result<(), DataError> {
         let at = &Path::ROOT;
+        let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
         let mut extra = Extra::default();
         extra.collect(&[], obj, &["version", "events"]);
         let at_ref = *at;
         let version = json::req::<i64>(obj, "version", cx, &at_ref)?;
-        let (_, kv2sql_events_in) = json::array(obj, "events", false, false, cx, at)?;
+        let (_, kv2sql_events_in) = split.array("events", false, false, cx, at)?;
         let row = EventLogRow {
             kv_key: entry.key.clone(),
             version,
@@ -2713,9 +2734,19 @@ pub mod event_log {
         };
         if let Some(list) = kv2sql_events_in {
             let kv2sql_events_at = at.key("events");
-            for (i, element) in list.iter().enumerate() {
-                events(cx, &kv2sql_events_at.index(i), element, i, &row, out)?;
-            }
+            list.for_each(
+                split,
+                "events",
+                cx,
+                |i, element| events(
+                    cx,
+                    &kv2sql_events_at.index(i),
+                    element,
+                    i,
+                    &row,
+                    out,
+                ),
+            )?;
         }
         out.event_log.push(row);
         Ok(())
@@ -3122,6 +3153,9 @@ pub mod message_archive_doc {
             )?,
         })
     }
+    /// Top-level arrays read one element at a time (see `rt::stream`).
+    const STREAMED: &[&str] = &["messages"];
+    const HOOK: Option<rt::stream::Hook> = None;
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
@@ -3135,9 +3169,14 @@ pub mod message_archive_doc {
             bytes: 0,
         };
         for entry in kv.get("roadmap:message-archive").into_iter() {
-            let value = parse(entry)?;
+            let split = rt::stream::Split::new(
+                &entry.key,
+                &entry.value,
+                STREAMED,
+                HOOK,
+            )?;
             let cx = Cx { kv_key: &entry.key };
-            message_archive_doc(&cx, entry, &value, out)?;
+            message_archive_doc(&cx, entry, &split, out)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
         }
@@ -3161,23 +3200,18 @@ pub mod message_archive_doc {
     pub fn message_archive_doc(
         cx: &Cx<'_>,
         entry: &KvEntry,
-        this: &Value,
+        split: &rt::stream::Split<'_>,
         out: &mut Rows,
     ) -> Result<(), DataError> {
         let at = &Path::ROOT;
+        let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
         let mut extra = Extra::default();
         extra.collect(&[], obj, &["version", "messages"]);
         let at_ref = *at;
         let version = json::req::<i64>(obj, "version", cx, &at_ref)?;
-        let (_, kv2sql_message_archive_in) = json::array(
-            obj,
-            "messages",
-            false,
-            false,
-            cx,
-            at,
-        )?;
+        let (_, kv2sql_message_archive_in) = split
+            .array("messages", false, false, cx, at)?;
         let row = MessageArchiveDocRow {
             kv_key: entry.key.clone(),
             version,
@@ -3185,16 +3219,19 @@ pub mod message_archive_doc {
         };
         if let Some(list) = kv2sql_message_archive_in {
             let kv2sql_message_archive_at = at.key("messages");
-            for (i, element) in list.iter().enumerate() {
-                message_archive(
+            list.for_each(
+                split,
+                "messages",
+                cx,
+                |i, element| message_archive(
                     cx,
                     &kv2sql_message_archive_at.index(i),
                     element,
                     i,
                     &row,
                     out,
-                )?;
-            }
+                ),
+            )?;
         }
         out.message_archive_doc.push(row);
         Ok(())
@@ -3568,6 +3605,9 @@ pub mod mention_scan_state {
             )?,
         })
     }
+    /// Top-level arrays read one element at a time (see `rt::stream`).
+    const STREAMED: &[&str] = &["processedIds"];
+    const HOOK: Option<rt::stream::Hook> = None;
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
@@ -3581,9 +3621,14 @@ pub mod mention_scan_state {
             bytes: 0,
         };
         for entry in kv.get("roadmap:mention-scan").into_iter() {
-            let value = parse(entry)?;
+            let split = rt::stream::Split::new(
+                &entry.key,
+                &entry.value,
+                STREAMED,
+                HOOK,
+            )?;
             let cx = Cx { kv_key: &entry.key };
-            mention_scan_state(&cx, entry, &value, out)?;
+            mention_scan_state(&cx, entry, &split, out)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
         }
@@ -3607,23 +3652,18 @@ pub mod mention_scan_state {
     pub fn mention_scan_state(
         cx: &Cx<'_>,
         entry: &KvEntry,
-        this: &Value,
+        split: &rt::stream::Split<'_>,
         out: &mut Rows,
     ) -> Result<(), DataError> {
         let at = &Path::ROOT;
+        let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
         let mut extra = Extra::default();
         extra.collect(&[], obj, &["lastScanAt", "processedIds"]);
         let at_ref = *at;
         let last_scan_at = json::req::<String>(obj, "lastScanAt", cx, &at_ref)?;
-        let (_, kv2sql_mention_processed_ids_in) = json::array(
-            obj,
-            "processedIds",
-            false,
-            false,
-            cx,
-            at,
-        )?;
+        let (_, kv2sql_mention_processed_ids_in) = split
+            .array("processedIds", false, false, cx, at)?;
         let row = MentionScanStateRow {
             kv_key: entry.key.clone(),
             last_scan_at,
@@ -3631,16 +3671,19 @@ pub mod mention_scan_state {
         };
         if let Some(list) = kv2sql_mention_processed_ids_in {
             let kv2sql_mention_processed_ids_at = at.key("processedIds");
-            for (i, element) in list.iter().enumerate() {
-                mention_processed_ids(
+            list.for_each(
+                split,
+                "processedIds",
+                cx,
+                |i, element| mention_processed_ids(
                     cx,
                     &kv2sql_mention_processed_ids_at.index(i),
                     element,
                     i,
                     &row,
                     out,
-                )?;
-            }
+                ),
+            )?;
         }
         out.mention_scan_state.push(row);
         Ok(())
@@ -3883,6 +3926,9 @@ pub mod github_map_doc {
             )?,
         })
     }
+    /// Top-level arrays read one element at a time (see `rt::stream`).
+    const STREAMED: &[&str] = &[];
+    const HOOK: Option<rt::stream::Hook> = None;
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
@@ -3896,9 +3942,14 @@ pub mod github_map_doc {
             bytes: 0,
         };
         for entry in kv.get("roadmap:github-map").into_iter() {
-            let value = parse(entry)?;
+            let split = rt::stream::Split::new(
+                &entry.key,
+                &entry.value,
+                STREAMED,
+                HOOK,
+            )?;
             let cx = Cx { kv_key: &entry.key };
-            github_map_doc(&cx, entry, &value, out)?;
+            github_map_doc(&cx, entry, &split, out)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
         }
@@ -3922,10 +3973,11 @@ pub mod github_map_doc {
     pub fn github_map_doc(
         cx: &Cx<'_>,
         entry: &KvEntry,
-        this: &Value,
+        split: &rt::stream::Split<'_>,
         out: &mut Rows,
     ) -> Result<(), DataError> {
         let at = &Path::ROOT;
+        let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
         let mut extra = Extra::default();
         extra.collect(&[], obj, &["version", "mappings"]);
@@ -4288,6 +4340,9 @@ pub mod github_scan_doc {
             )?,
         })
     }
+    /// Top-level arrays read one element at a time (see `rt::stream`).
+    const STREAMED: &[&str] = &[];
+    const HOOK: Option<rt::stream::Hook> = None;
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
@@ -4301,9 +4356,14 @@ pub mod github_scan_doc {
             bytes: 0,
         };
         for entry in kv.get("roadmap:github-scan").into_iter() {
-            let value = parse(entry)?;
+            let split = rt::stream::Split::new(
+                &entry.key,
+                &entry.value,
+                STREAMED,
+                HOOK,
+            )?;
             let cx = Cx { kv_key: &entry.key };
-            github_scan_doc(&cx, entry, &value, out)?;
+            github_scan_doc(&cx, entry, &split, out)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
         }
@@ -4327,10 +4387,11 @@ pub mod github_scan_doc {
     pub fn github_scan_doc(
         cx: &Cx<'_>,
         entry: &KvEntry,
-        this: &Value,
+        split: &rt::stream::Split<'_>,
         out: &mut Rows,
     ) -> Result<(), DataError> {
         let at = &Path::ROOT;
+        let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
         let mut extra = Extra::default();
         extra.collect(&[], obj, &["version", "websiteFilterVersion", "repos"]);
@@ -4675,6 +4736,9 @@ pub mod agent_cache {
             )?,
         })
     }
+    /// Top-level arrays read one element at a time (see `rt::stream`).
+    const STREAMED: &[&str] = &[];
+    const HOOK: Option<rt::stream::Hook> = None;
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
@@ -4688,9 +4752,14 @@ pub mod agent_cache {
             bytes: 0,
         };
         for entry in kv.with_prefix("roadmap:agent-cache:") {
-            let value = parse(entry)?;
+            let split = rt::stream::Split::new(
+                &entry.key,
+                &entry.value,
+                STREAMED,
+                HOOK,
+            )?;
             let cx = Cx { kv_key: &entry.key };
-            agent_cache(&cx, entry, &value, out)?;
+            agent_cache(&cx, entry, &split, out)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
         }
@@ -4714,10 +4783,11 @@ pub mod agent_cache {
     pub fn agent_cache(
         cx: &Cx<'_>,
         entry: &KvEntry,
-        this: &Value,
+        split: &rt::stream::Split<'_>,
         out: &mut Rows,
     ) -> Result<(), DataError> {
         let at = &Path::ROOT;
+        let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
         let mut extra = Extra::default();
         extra

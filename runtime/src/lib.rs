@@ -20,6 +20,7 @@ pub mod path;
 pub mod report;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+pub mod stream;
 pub mod sync;
 pub mod value;
 
