@@ -58,25 +58,25 @@ impl fmt::Display for Diagnostics {
         let lines: Vec<&str> = self.source.lines().collect();
         for d in &self.items {
             writeln!(f, "error: {}", d.message)?;
+            // The gutter is as wide as the line number, as in rustc's messages.
+            let pad = " ".repeat(d.pos.map_or(1, |p| p.line.to_string().len()));
             match d.pos {
                 Some(p) => {
                     let at = if d.path.is_empty() { String::new() } else { format!(" ({})", d.path) };
-                    writeln!(f, "  --> {}:{}:{}{}", self.file, p.line, p.column, at)?;
+                    writeln!(f, "{pad}--> {}:{}:{}{}", self.file, p.line, p.column, at)?;
                     if let Some(line) = lines.get(p.line.saturating_sub(1)) {
-                        let n = p.line.to_string();
-                        let pad = " ".repeat(n.len());
                         writeln!(f, "{pad} |")?;
-                        writeln!(f, "{n} | {line}")?;
+                        writeln!(f, "{} | {line}", p.line)?;
                         writeln!(f, "{pad} | {}^", " ".repeat(p.column.saturating_sub(1)))?;
                     }
                 }
                 None => {
                     let at = if d.path.is_empty() { String::new() } else { format!(" ({})", d.path) };
-                    writeln!(f, "  --> {}{}", self.file, at)?;
+                    writeln!(f, "{pad}--> {}{}", self.file, at)?;
                 }
             }
             if let Some(h) = &d.help {
-                writeln!(f, "  = help: {h}")?;
+                writeln!(f, "{pad} = help: {h}")?;
             }
             writeln!(f)?;
         }

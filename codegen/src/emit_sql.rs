@@ -63,8 +63,8 @@ struct ColCtx {
 fn rows_text(m: &Model, t: &Table) -> String {
     match &t.rows {
         Rows::Root => "one per KV value".into(),
-        Rows::Array(c) => format!("one per element of `{}`", c.json),
-        Rows::Entries(c) => format!("one per entry of `{}`", c.json),
+        Rows::Array(c) => format!("one per element of `{}`", sql::inline(&c.json)),
+        Rows::Entries(c) => format!("one per entry of `{}`", sql::inline(&c.json)),
         Rows::FanOut { variants, .. } => {
             let v: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
             let _ = m;
@@ -100,17 +100,15 @@ fn table_ctx(m: &Model, t: &Table) -> TableCtx {
             }
         })
         .collect();
-    let create = sql::create_table(t, m);
-    // Constraint lines are the ones after the column definitions.
-    let constraints: Vec<String> = create
-        .lines()
-        .skip(1 + t.columns.len())
-        .filter(|l| !l.starts_with(')'))
-        .map(|l| l.trim().to_string())
-        .collect();
+    // One per line after the column definitions, comma-separated like them.
+    let mut constraints = sql::table_constraints(t, m);
+    let last = constraints.len().saturating_sub(1);
+    for line in &mut constraints[..last] {
+        line.push(',');
+    }
     let src = &m.sources[t.source];
     let summary = match &t.rows {
-        Rows::Root => format!("Table `{}`: one row per KV value of `{}`.", t.name, src.key.display()),
+        Rows::Root => format!("Table `{}`: one row per KV value of `{}`.", t.name, sql::inline(&src.key.display())),
         _ => {
             format!("Table `{}`: child of `{}`, {}.", t.name, m.tables[t.parent.expect("child")].name, rows_text(m, t))
         }
@@ -127,7 +125,8 @@ fn table_ctx(m: &Model, t: &Table) -> TableCtx {
         rows: rows_text(m, t),
         parent: t.parent.map(|p| m.tables[p].name.clone()),
         edge: match &t.rows {
-            Rows::Array(c) | Rows::Entries(c) => c.json.clone(),
+            // A Mermaid label is a double-quoted string.
+            Rows::Array(c) | Rows::Entries(c) => sql::inline(&c.json).replace('"', "'"),
             Rows::FanOut { .. } => "fan_out".into(),
             Rows::Root => String::new(),
         },
@@ -147,10 +146,10 @@ fn sources_ctx(m: &Model) -> Vec<SourceCtx> {
         .iter()
         .enumerate()
         .map(|(i, s)| SourceCtx {
-            key: s.key.display(),
+            key: sql::inline(&s.key.display()),
             header: match &s.upgrade {
-                Some(u) => format!("KV source `{}`, upgraded on read by `{u}`", s.key.display()),
-                None => format!("KV source `{}`", s.key.display()),
+                Some(u) => format!("KV source `{}`, upgraded on read by `{u}`", sql::inline(&s.key.display())),
+                None => format!("KV source `{}`", sql::inline(&s.key.display())),
             },
             upgrade: s.upgrade.clone(),
             tables: m.source_tables(i).into_iter().map(|t| table_ctx(m, &m.tables[t])).collect(),

@@ -44,7 +44,8 @@ pub struct Generated {
 /// Parses and validates a mapping.
 pub fn parse(file_name: &str, text: &str) -> Result<ir::Model, Diagnostics> {
     let file: mapping::MappingFile = serde_yaml_ng::from_str(text).map_err(|e| {
-        let mut d = Diagnostic::new("", format!("{file_name} is not a valid mapping: {e}"));
+        let mut d = Diagnostic::new("", format!("{file_name} is not a valid mapping: {e}"))
+            .help("check the YAML here: indentation, closing brackets and quotes, and that each key has the type its section expects");
         if let Some(loc) = e.location() {
             d.pos = Some(locate::Pos { line: loc.line(), column: loc.column() });
         }

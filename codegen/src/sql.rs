@@ -110,7 +110,9 @@ pub fn column_comment(m: &Model, t: &Table, c: &Column) -> String {
         Origin::Variant => "which fan-out variant the row is".into(),
         Origin::VariantField => "the variant's field (see fan_out)".into(),
         // These carry their own explanation in `doc`.
-        Origin::Shape { .. } | Origin::Absent(_) | Origin::Extra => return c.doc.clone().unwrap_or_default(),
+        Origin::Shape { .. } | Origin::Absent(_) | Origin::Extra => {
+            return c.doc.as_deref().map(inline).unwrap_or_default();
+        }
     };
     match &c.doc {
         Some(d) => format!("{origin}; {}", one_line(d)),
@@ -120,7 +122,21 @@ pub fn column_comment(m: &Model, t: &Table, c: &Column) -> String {
 
 /// A doc string as one SQL comment line.
 pub fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    inline(&s.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// A KV key or JSON field name quoted in a comment: line breaks and other control characters
+/// are escaped (`\n`), so that the text stays on its comment line and keeps its meaning.
+pub fn inline(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn json_path_of(t: &Table, c: &Column, out: &mut String) {
@@ -149,13 +165,19 @@ fn json_path_of(t: &Table, c: &Column, out: &mut String) {
     find(&t.fields, idx, &mut at);
     for seg in at {
         out.push('/');
-        out.push_str(&seg.replace('~', "~0").replace('/', "~1"));
+        out.push_str(&inline(&seg.replace('~', "~0").replace('/', "~1")));
     }
 }
 
 pub fn create_table(t: &Table, m: &Model) -> String {
     let mut lines: Vec<String> = t.columns.iter().map(column_def).collect();
-    lines.push(format!("PRIMARY KEY ({})", cols(t, &t.primary_key)));
+    lines.extend(table_constraints(t, m));
+    format!("CREATE TABLE {} (\n  {}\n) STRICT;", q(&t.name), lines.join(",\n  "))
+}
+
+/// The table constraints after the column definitions: the primary key and the foreign key.
+pub fn table_constraints(t: &Table, m: &Model) -> Vec<String> {
+    let mut lines = vec![format!("PRIMARY KEY ({})", cols(t, &t.primary_key))];
     if let Some(p) = t.parent {
         if !t.foreign_key.is_empty() {
             let parent = &m.tables[p];
@@ -169,7 +191,7 @@ pub fn create_table(t: &Table, m: &Model) -> String {
             ));
         }
     }
-    format!("CREATE TABLE {} (\n  {}\n) STRICT;", q(&t.name), lines.join(",\n  "))
+    lines
 }
 
 pub fn create_index(t: &Table, ix: &Index) -> String {

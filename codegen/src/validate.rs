@@ -160,7 +160,11 @@ impl V {
                 self.unknown_keys("schema", &s.unknown, &["version", "name", "allow"], "`schema`");
                 match s.version {
                     Some(v) if (1..=9999).contains(&v) => self.schema_version = v,
-                    _ => self.err("schema.version", "`schema.version` must be a whole number from 1 to 9999", ""),
+                    _ => self.err(
+                        "schema.version",
+                        "`schema.version` must be a whole number from 1 to 9999",
+                        "start at `version: 1` and add one for each released schema change",
+                    ),
                 }
                 match &s.name {
                     Some(n) if self.ident("schema.name", n, "schema name") => self.schema_name = n.clone(),
@@ -244,7 +248,7 @@ impl V {
                 self.err(
                     join(path, "unknown_fields"),
                     format!("`unknown_fields: {other}` is not `keep` or `reject`"),
-                    "",
+                    "`keep` (the default) keeps unknown JSON fields in `extra_fields`; `reject` fails on them",
                 );
                 UnknownFields::Keep
             }
@@ -263,7 +267,7 @@ impl V {
 
     fn key_pattern(&mut self, path: &str, k: &str) -> Option<KeyPattern> {
         if k.is_empty() {
-            self.err(path, "the KV key is empty", "");
+            self.err(path, "the KV key is empty", "write the KV key, e.g. `roadmap:items`");
             return None;
         }
         match (k.find('{'), k.find('}')) {
@@ -320,7 +324,11 @@ impl V {
             [(s.key.is_some(), "key"), (s.upgrade.is_some(), "upgrade"), (s.unknown_fields.is_some(), "unknown_fields")]
         {
             if present && !is_root {
-                self.err(join(path, key), format!("`{key}` belongs on a source, not a child table"), "");
+                self.err(
+                    join(path, key),
+                    format!("`{key}` belongs on a source, not a child table"),
+                    "a child table's rows come from its parent's value; move it to the source",
+                );
             }
         }
         for (present, key) in [
@@ -451,7 +459,11 @@ impl V {
             (0..cols.len()).filter(|&c| matches!(cols[c].origin, Origin::Value { .. })).collect();
         let value_column = value_cols.first().copied();
         if value_cols.len() > 1 {
-            self.err(join(path, "columns"), format!("the table `{name}` has more than one `from: value` column"), "");
+            self.err(
+                join(path, "columns"),
+                format!("the table `{name}` has more than one `from: value` column"),
+                "a plain value fills one column: keep one `from: value` column",
+            );
         }
         if value_column.is_some() && !fields.is_empty() {
             self.err(
@@ -461,7 +473,11 @@ impl V {
             );
         }
         if value_column.is_some() && is_root {
-            self.err(join(path, "columns"), "`from: value` is for child tables", "");
+            self.err(
+                join(path, "columns"),
+                "`from: value` is for child tables",
+                "a source's value is an object: map its fields with `path:`, or the whole value with `type: json`",
+            );
         }
 
         // Fan-out variants.
@@ -492,18 +508,25 @@ impl V {
                             format!("the column `{col}` is not a variant field"),
                             "variant fields are columns with neither `path:` nor `from:`",
                         ),
-                        None => self.err(join(&vpath, col), format!("the table `{name}` has no column `{col}`"), ""),
+                        None => {
+                            let hint = suggest_col(col, &cols);
+                            self.err(join(&vpath, col), format!("the table `{name}` has no column `{col}`"), hint)
+                        }
                     }
                     if let Some(other) = seen_keys.insert(key.clone(), vname.clone()) {
                         self.err(
                             join(&vpath, col),
                             format!("the JSON key `{key}` is used by the variants `{other}` and `{vname}`"),
-                            "",
+                            "each JSON key of the parent's object belongs to one variant",
                         );
                     }
                 }
                 if vfields.is_empty() {
-                    self.err(&vpath, format!("the variant `{vname}` maps no fields"), "");
+                    self.err(
+                        &vpath,
+                        format!("the variant `{vname}` maps no fields"),
+                        "map at least one variant field to a JSON key: `{column: jsonKey}`",
+                    );
                 }
                 variants.push(Variant { name: vname.clone(), fields: vfields });
             }
@@ -537,7 +560,7 @@ impl V {
                     "primary key columns must always have a value: drop `optional`/`nullable`, or key on other columns",
                 ),
                 Some(c) if primary_key.contains(&c) => {
-                    self.err(kpath, format!("`{k}` appears twice in the primary key"), "")
+                    self.err(kpath, format!("`{k}` appears twice in the primary key"), "list each column once")
                 }
                 Some(c) => primary_key.push(c),
             }
@@ -691,7 +714,7 @@ impl V {
                 }
             }
             if ix.columns.is_empty() {
-                self.err(&ipath, "the index has no columns", "");
+                self.err(&ipath, "the index has no columns", "list them: `columns: [a, b]`");
             }
             let iname = ix.name.clone().unwrap_or_else(|| format!("{name}_by_{}", ix.columns.join("_")));
             if self.ident(&ipath, &iname, "index name") && !self.index_names.insert(iname.clone()) {
@@ -717,7 +740,11 @@ impl V {
             Field::Scalar { json: j, .. } | Field::Object { json: j, .. } | Field::Child { json: j, .. } => *j == json,
         });
         if dup {
-            self.err(cpath, format!("the JSON field `{json}` is mapped twice in `{}`", self.tables[parent].name), "");
+            self.err(
+                cpath,
+                format!("the JSON field `{json}` is mapped twice in `{}`", self.tables[parent].name),
+                "a JSON field feeds one column, group or child table",
+            );
         }
         self.tables[parent].fields.push(Field::Child { json, table: child });
         if needs_shape {
@@ -757,7 +784,11 @@ impl V {
                 }
             }
         } else if spec.shape_column.is_some() {
-            self.err(join(cpath, "shape_column"), "`shape_column` needs `optional: true` or `nullable: true`", "");
+            self.err(
+                join(cpath, "shape_column"),
+                "`shape_column` needs `optional: true` or `nullable: true`",
+                "a required array or object is always present: remove `shape_column`",
+            );
         }
     }
 
@@ -839,7 +870,11 @@ impl V {
                 }
             }
             if ctx.is_fan_out {
-                self.err(path, "fan-out tables take no `object:` groups", "");
+                self.err(
+                    path,
+                    "fan-out tables take no `object:` groups",
+                    "a fan-out row's fields are listed in `fan_out.variants`",
+                );
             }
             let optional = spec.optional.unwrap_or(false);
             let nullable = spec.nullable.unwrap_or(false);
@@ -848,7 +883,8 @@ impl V {
                 if nullable {
                     allowed.push("null");
                 }
-                if optional {
+                // Inside an optional group, a group is also absent when its parent is.
+                if optional || in_group_opt {
                     allowed.push("absent");
                 }
                 Some(push(
@@ -911,7 +947,16 @@ impl V {
                 Some(ty) => Some(ty),
                 None => {
                     let names: Vec<&str> = ColType::NAMES.split(", ").collect();
-                    let help = match suggest(t, &names) {
+                    // Type names from SQL, JSON Schema and Rust, and near-misses.
+                    let alias = match t.to_ascii_lowercase().as_str() {
+                        "string" | "str" | "varchar" | "char" => Some("text"),
+                        "int" | "bigint" | "i64" | "long" => Some("integer"),
+                        "float" | "double" | "f64" | "decimal" => Some("real"),
+                        "bool" => Some("boolean"),
+                        "object" | "array" | "map" => Some("json"),
+                        _ => None,
+                    };
+                    let help = match alias.map(str::to_string).or_else(|| suggest(t, &names)) {
                         Some(s) => format!("did you mean `{s}`? the types are {}", ColType::NAMES),
                         None => format!("the types are {}", ColType::NAMES),
                     };
@@ -1096,6 +1141,14 @@ impl V {
 
     fn default_literal(&mut self, path: &str, v: Option<&Value>, ty: ColType) -> Option<String> {
         let v = v?;
+        if matches!(v, Value::String(s) if s.contains('\0')) {
+            self.err(
+                join(path, "default"),
+                "this default contains a NUL character",
+                "SQLite reads SQL text only up to a NUL: remove it from the default",
+            );
+            return None;
+        }
         let lit = match (ty, v) {
             (_, Value::Null) => Some("NULL".to_string()),
             (ColType::Text | ColType::Any, Value::String(s)) => Some(format!("'{}'", s.replace('\'', "''"))),
