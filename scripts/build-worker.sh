@@ -25,8 +25,12 @@ if [ -f "$root/worker/.wasm-toolchain.env" ]; then
 fi
 start=$(date +%s)
 worker-build --release "${opt[@]}" "$@"
-end=$(date +%s)
 wasm="$root/worker/build/index_bg.wasm"
+# Function names are kept only on request (KEEP_WASM_NAMES=1): they only serve wasm stack traces.
+if [ "${KEEP_WASM_NAMES:-0}" != 1 ] && [ -f "$wasm" ]; then
+  node "$root/scripts/strip-wasm-names.mjs" "$wasm"
+fi
+end=$(date +%s)
 if [ -f "$wasm" ]; then
   raw=$(stat -c %s "$wasm")
   gz=$(gzip -9 -c "$wasm" | wc -c)

@@ -251,9 +251,7 @@ impl DurableObject for Migrator {
             }
             (Method::Post, "/api/_upgraded") if var_is(&self.env, "KV2SQL_SELFTEST", "1") => self.upgraded().await,
             (Method::Get, "/api/export") => self.export(&storage),
-            (Method::Get, "/api/items") => {
-                read_response(kv2sql_api::items(&mut DoSql::new(&storage)))
-            }
+            (Method::Get, "/api/items") => read_response(kv2sql_api::items(&mut DoSql::new(&storage))),
             (Method::Get, "/api/feed") => {
                 let q = feed_query(&url);
                 read_response(kv2sql_api::feed(&mut DoSql::new(&storage), &q))
@@ -281,7 +279,8 @@ impl Migrator {
         let result = transaction_sync(storage, move || {
             let mut db = DoSql::new(&s);
             let mut report =
-                generated::migrate(&mut db, &snapshot, &generated::MigrateOptions { dry_run, ..Default::default() }).map_err(Abort::Failed)?;
+                generated::migrate(&mut db, &snapshot, &generated::MigrateOptions { dry_run, ..Default::default() })
+                    .map_err(Abort::Failed)?;
             // The snapshot holds the mapped keys only; the others were listed apart.
             report.unmapped_keys.extend(unmapped);
             report.unmapped_keys.sort();
@@ -314,9 +313,7 @@ impl Migrator {
                 json_response(200, &body)
             }
             Err(TxError::Aborted(Abort::Failed(e))) => self.failed(storage, &e.to_json(), status_of(&e)),
-            Err(TxError::Platform(m)) => {
-                self.failed(storage, &json!({ "kind": "platform", "message": m }), 500)
-            }
+            Err(TxError::Platform(m)) => self.failed(storage, &json!({ "kind": "platform", "message": m }), 500),
         }
     }
 
