@@ -102,6 +102,6 @@ pub fn generate(file_name: &str, text: &str, released: &[Released]) -> Result<Ge
     }
     files.insert("schema.sql".into(), emit_sql::schema_sql(&model, file_name));
     files.insert("SCHEMA.md".into(), emit_sql::schema_md(&model, file_name));
-    files.insert("src/lib.rs".into(), header(file_name) + &emit_rust::emit(&model, &migrations, file_name));
+    files.insert("src/generated.rs".into(), header(file_name) + &emit_rust::emit(&model, &migrations, file_name));
     Ok(Generated { files, owned_prefix: format!("migrations/{n:04}_"), model })
 }

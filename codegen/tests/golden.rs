@@ -116,7 +116,7 @@ fn golden_compile_includes_every_case() {
     let text = std::fs::read_to_string(&path).expect("tests/tests/golden_compile.rs");
     let mut missing = Vec::new();
     for case in cases() {
-        let include = format!("#[path = \"../../codegen/tests/cases/{case}/expected/src/lib.rs\"]");
+        let include = format!("#[path = \"../../codegen/tests/cases/{case}/expected/src/generated.rs\"]");
         let module = format!("pub mod {case};");
         if !text.contains(&include) || !text.contains(&module) {
             missing.push(case);
@@ -127,7 +127,7 @@ fn golden_compile_includes_every_case() {
         "tests/tests/golden_compile.rs does not compile these golden cases: {missing:?}; add\n{}",
         missing
             .iter()
-            .map(|c| format!("#[path = \"../../codegen/tests/cases/{c}/expected/src/lib.rs\"]\npub mod {c};"))
+            .map(|c| format!("#[path = \"../../codegen/tests/cases/{c}/expected/src/generated.rs\"]\npub mod {c};"))
             .collect::<Vec<_>>()
             .join("\n")
     );
@@ -137,7 +137,8 @@ fn golden_compile_includes_every_case() {
 fn every_golden_output_is_valid() {
     for case in cases() {
         let g = generate(&case);
-        syn::parse_file(&g.files["src/lib.rs"]).unwrap_or_else(|e| panic!("case `{case}`: src/lib.rs: {e}"));
+        syn::parse_file(&g.files["src/generated.rs"])
+            .unwrap_or_else(|e| panic!("case `{case}`: src/generated.rs: {e}"));
         assert!(g.files.contains_key("migrations/0001_initial.sql"), "case `{case}`: no first migration");
         assert!(g.files.contains_key("migrations/0001_initial.json"), "case `{case}`: no snapshot");
     }

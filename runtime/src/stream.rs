@@ -58,12 +58,14 @@ impl<'t> Split<'t> {
                 };
                 return Ok(Split { envelope, original: Map::new(), arrays: Vec::new(), hook });
             }
-            Err(e) => return Err(json::parse(kv_key, text).err().unwrap_or(Error::Json {
-                kv_key: kv_key.to_string(),
-                message: e.to_string(),
-                line: e.line(),
-                column: e.column(),
-            })),
+            Err(e) => {
+                return Err(json::parse(kv_key, text).err().unwrap_or(Error::Json {
+                    kv_key: kv_key.to_string(),
+                    message: e.to_string(),
+                    line: e.line(),
+                    column: e.column(),
+                }))
+            }
         };
         let mut original = Map::new();
         let mut arrays: Vec<(&'static str, Option<Vec<&'t RawValue>>, bool)> = Vec::new();
@@ -135,7 +137,8 @@ impl<'t> Split<'t> {
         let at = Path::ROOT;
         let arr_at = at.key(name);
         let el_at = arr_at.index(index);
-        let value: Value = serde_json::from_str(raw.get()).map_err(|e| cx.error(&el_at, "valid JSON", e.to_string()))?;
+        let value: Value =
+            serde_json::from_str(raw.get()).map_err(|e| cx.error(&el_at, "valid JSON", e.to_string()))?;
         let Some(hook) = self.hook else { return Ok(value) };
         let mut one = self.original.clone();
         one.insert(name.to_string(), Value::Array(vec![value]));

@@ -217,7 +217,7 @@ fn shape(items: &[syn::Item], out: &mut Vec<String>) {
 }
 
 fn rust_shape(text: &str, what: &str) -> Vec<String> {
-    let file = syn::parse_file(text).unwrap_or_else(|e| panic!("{what}: src/lib.rs does not parse: {e}\n{text}"));
+    let file = syn::parse_file(text).unwrap_or_else(|e| panic!("{what}: src/generated.rs does not parse: {e}\n{text}"));
     let mut out = vec![format!("{} inner attributes", file.attrs.len())];
     shape(&file.items, &mut out);
     out
@@ -238,7 +238,7 @@ fn sql_objects(sql: &str, what: &str) -> Vec<(String, String)> {
 fn hostile_strings_are_escaped() {
     let benign = kv2sql_codegen::generate("mapping.yaml", &free_text_mapping("plain"), &[])
         .unwrap_or_else(|d| panic!("benign mapping:\n{d}"));
-    let benign_rust = rust_shape(&benign.files["src/lib.rs"], "benign");
+    let benign_rust = rust_shape(&benign.files["src/generated.rs"], "benign");
     let benign_sql = sql_objects(&benign.files["migrations/0001_initial.sql"], "benign");
     assert_eq!(benign_sql, sql_objects(&benign.files["schema.sql"], "benign schema.sql"));
 
@@ -248,7 +248,7 @@ fn hostile_strings_are_escaped() {
         let g = kv2sql_codegen::generate("mapping.yaml", &text, &[])
             .unwrap_or_else(|d| panic!("{what} was refused:\n{d}\n{text}"));
         // (a) The Rust parses, with exactly the items of the benign mapping.
-        assert_eq!(rust_shape(&g.files["src/lib.rs"], &what), benign_rust, "{what}: the Rust has other items");
+        assert_eq!(rust_shape(&g.files["src/generated.rs"], &what), benign_rust, "{what}: the Rust has other items");
         // (b) The migration and schema.sql run, and create exactly the benign objects.
         assert_eq!(sql_objects(&g.files["migrations/0001_initial.sql"], &what), benign_sql, "{what}: migration");
         assert_eq!(sql_objects(&g.files["schema.sql"], &what), benign_sql, "{what}: schema.sql");

@@ -14,31 +14,31 @@ use serde_json::{Map, Number, Value};
 // `rustfmt::skip`: the golden files must stay byte for byte what the generator writes
 // (codegen/tests/golden.rs compares them), so `cargo fmt` must not reformat them.
 #[rustfmt::skip]
-#[path = "../../codegen/tests/cases/arrays/expected/src/lib.rs"]
+#[path = "../../codegen/tests/cases/arrays/expected/src/generated.rs"]
 pub mod arrays;
 #[rustfmt::skip]
-#[path = "../../codegen/tests/cases/entries/expected/src/lib.rs"]
+#[path = "../../codegen/tests/cases/entries/expected/src/generated.rs"]
 pub mod entries;
 #[rustfmt::skip]
-#[path = "../../codegen/tests/cases/fan_out/expected/src/lib.rs"]
+#[path = "../../codegen/tests/cases/fan_out/expected/src/generated.rs"]
 pub mod fan_out;
 #[rustfmt::skip]
-#[path = "../../codegen/tests/cases/groups/expected/src/lib.rs"]
+#[path = "../../codegen/tests/cases/groups/expected/src/generated.rs"]
 pub mod groups;
 #[rustfmt::skip]
-#[path = "../../codegen/tests/cases/history/expected/src/lib.rs"]
+#[path = "../../codegen/tests/cases/history/expected/src/generated.rs"]
 pub mod history;
 #[rustfmt::skip]
-#[path = "../../codegen/tests/cases/hostile/expected/src/lib.rs"]
+#[path = "../../codegen/tests/cases/hostile/expected/src/generated.rs"]
 pub mod hostile;
 #[rustfmt::skip]
-#[path = "../../codegen/tests/cases/key_pattern/expected/src/lib.rs"]
+#[path = "../../codegen/tests/cases/key_pattern/expected/src/generated.rs"]
 pub mod key_pattern;
 #[rustfmt::skip]
-#[path = "../../codegen/tests/cases/scalars/expected/src/lib.rs"]
+#[path = "../../codegen/tests/cases/scalars/expected/src/generated.rs"]
 pub mod scalars;
 #[rustfmt::skip]
-#[path = "../../codegen/tests/cases/strict/expected/src/lib.rs"]
+#[path = "../../codegen/tests/cases/strict/expected/src/generated.rs"]
 pub mod strict;
 
 // ---------------------------------------------------------------------------------------------
