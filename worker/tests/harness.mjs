@@ -6,7 +6,8 @@
 //   KV2SQL_DUMP   the `wrangler kv bulk` dump to seed KV with (default: ../examples/v1-dump.json
 //                 when it exists, else tests/fixtures/v1-dump.json)
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
@@ -31,10 +32,20 @@ export function loadDump(path = dumpPath()) {
 
 /**
  * Starts the Worker. `adminKey: null` leaves ADMIN_KEY unset. `selftest` enables the test-only
- * routes (/api/_selftest, /api/_upgraded).
+ * routes (/api/_selftest, /api/_upgraded). `buildDir`: another build (default build/, e.g. one
+ * from scripts/build-worker-variant.sh). `persistDir`: keep the Durable Object and KV storage in
+ * that folder (`do/`, `kv/`) instead of in memory, so that a Worker started later on the same
+ * folder finds them. `logs`: an array that receives workerd's output (see logCapture).
  */
-export async function startWorker({ adminKey = ADMIN_KEY, selftest = true, bindings = {} } = {}) {
-  const script = join(WORKER_DIR, "build", "index.js");
+export async function startWorker({
+  adminKey = ADMIN_KEY,
+  selftest = true,
+  bindings = {},
+  buildDir = join(WORKER_DIR, "build"),
+  persistDir,
+  logs,
+} = {}) {
+  const script = join(buildDir, "index.js");
   if (!existsSync(script)) throw new Error(`${script} is missing: run scripts/build-worker.sh first`);
   const allBindings = { ...bindings };
   if (adminKey !== null) allBindings.ADMIN_KEY = adminKey;
@@ -42,15 +53,52 @@ export async function startWorker({ adminKey = ADMIN_KEY, selftest = true, bindi
   const mf = new Miniflare({
     modules: true,
     scriptPath: script,
+    // Module names relative to the build folder, so that a build outside the current directory
+    // (a variant in a temporary folder) works: workerd refuses module names with "..".
+    modulesRoot: buildDir,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
     compatibilityDate: COMPATIBILITY_DATE,
     kvNamespaces: ["ROADMAP_KV"],
     durableObjects: { MIGRATOR: { className: "Migrator", useSQLite: true } },
     bindings: allBindings,
+    ...(persistDir === undefined
+      ? {}
+      : { durableObjectsPersist: join(persistDir, "do"), kvPersist: join(persistDir, "kv") }),
+    ...(logs === undefined ? {} : logCapture(logs)),
   });
   await mf.ready;
   const kv = await mf.getKVNamespace("ROADMAP_KV");
   return { mf, kv };
+}
+
+/**
+ * Miniflare options that append everything workerd prints (its stdout and stderr, and the
+ * structured logs: the Worker's console.log/console.error) to the array `logs`, as strings.
+ */
+export function logCapture(logs) {
+  const collect = (stream) => {
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk) => logs.push(chunk));
+  };
+  return {
+    handleRuntimeStdio(stdout, stderr) {
+      collect(stdout);
+      collect(stderr);
+    },
+    handleStructuredLogs({ level, message }) {
+      logs.push(`[${level}] ${message}\n`);
+    },
+  };
+}
+
+/** A fresh temporary folder (for persistent storage, variant builds). */
+export function tempDir(prefix = "kv2sql-e2e-") {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Deletes a folder made by tempDir(). */
+export function removeDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** Seeds KV with dump entries. Entries already expired are skipped, as `wrangler kv bulk put` does. */
