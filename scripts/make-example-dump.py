@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Builds examples/v1-dump.json (and examples/v1-legacy-dump.json) from shared/fixtures/v1,
+"""Builds examples/v1-dump.json (and examples/v1-legacy-dump.json) from tests/fixtures/v1,
 in the `wrangler kv bulk put` format. Values are compact JSON, as v1's JSON.stringify wrote
 them. Agent-cache expirations are fixed far enough ahead (2036) for local KV to keep them and
 below 2038, which local KV cannot store."""
 import json, pathlib, sys
 
 root = pathlib.Path(__file__).resolve().parent.parent
-fixtures = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else root.parent / "shared" / "fixtures" / "v1"
+fixtures = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else root / "tests" / "fixtures" / "v1"
 
 def value(name):
     return json.dumps(json.loads((fixtures / name).read_text()), separators=(",", ":"), ensure_ascii=False)

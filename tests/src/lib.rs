@@ -11,9 +11,9 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `shared/fixtures/v1`, beside the project (as CI lays it out).
+/// The v1 fixtures (copied from the data model's examples).
 pub fn fixtures() -> PathBuf {
-    root().join("../shared/fixtures/v1")
+    root().join("tests/fixtures/v1")
 }
 
 /// The example dump built from the fixtures.
