@@ -3,7 +3,7 @@
 //! v1 never rewrote an old blob in place. Each `getData` upgraded the blob in memory and the
 //! next save persisted the result, so a blob in KV can be at any persisted version (1 to 7, or
 //! 10), and items created after a step ran never received that step's defaults
-//! (`/work/shared/v1/DATA-MODEL.md` §2.4). [`upgrade_items`] replays v1's final `getData`
+//! (the v1 data model, `shared/v1/DATA-MODEL.md` §2.4). [`upgrade_items`] replays v1's final `getData`
 //! (`functions/api/_tasks.js`, commit c7ab454) with JavaScript semantics:
 //!
 //! * **init** (always): a top-level `writeVersion` that is not a JSON number becomes `0`.
