@@ -378,6 +378,21 @@ fn emit_source(m: &Model, s: usize) -> TokenStream {
         }
         None => quote!(None),
     };
+    // A source without a `from: expiration` column cannot keep a KV expiration: refuse an entry
+    // that has one rather than drop it silently (found by fuzz/ target `extract`).
+    let no_expiration_check = match root.columns.iter().any(|c| c.origin == Origin::Expiration) {
+        true => quote!(),
+        false => quote! {
+            if let Some(expiration) = entry.expiration {
+                return Err(Error::Data(DataError {
+                    kv_key: entry.key.clone(),
+                    pointer: "(expiration)".to_string(),
+                    expected: "no expiration (this source has no `from: expiration` column to keep one)".to_string(),
+                    found: format!("expiration {expiration}"),
+                }));
+            }
+        },
+    };
 
     quote! {
         #[doc = #doc]
@@ -433,6 +448,7 @@ fn emit_source(m: &Model, s: usize) -> TokenStream {
             pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
                 let mut report = SourceReport { source: #src_lit.to_string(), kv_entries: 0, bytes: 0 };
                 for entry in #collect_entries {
+                    #no_expiration_check
                     let split = rt::stream::Split::new(&entry.key, &entry.value, STREAMED, HOOK)?;
                     let cx = Cx { kv_key: &entry.key };
                     #root_name(&cx, entry, &split, out)?;

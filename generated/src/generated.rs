@@ -1267,6 +1267,17 @@ pub mod items_doc {
             bytes: 0,
         };
         for entry in kv.get("roadmap:items").into_iter() {
+            if let Some(expiration) = entry.expiration {
+                return Err(
+                    Error::Data(DataError {
+                        kv_key: entry.key.clone(),
+                        pointer: "(expiration)".to_string(),
+                        expected: "no expiration (this source has no `from: expiration` column to keep one)"
+                            .to_string(),
+                        found: format!("expiration {expiration}"),
+                    }),
+                );
+            }
             let split = rt::stream::Split::new(
                 &entry.key,
                 &entry.value,
@@ -2685,6 +2696,17 @@ pub mod event_log {
             bytes: 0,
         };
         for entry in kv.get("roadmap:events").into_iter() {
+            if let Some(expiration) = entry.expiration {
+                return Err(
+                    Error::Data(DataError {
+                        kv_key: entry.key.clone(),
+                        pointer: "(expiration)".to_string(),
+                        expected: "no expiration (this source has no `from: expiration` column to keep one)"
+                            .to_string(),
+                        found: format!("expiration {expiration}"),
+                    }),
+                );
+            }
             let split = rt::stream::Split::new(
                 &entry.key,
                 &entry.value,
@@ -3169,6 +3191,17 @@ pub mod message_archive_doc {
             bytes: 0,
         };
         for entry in kv.get("roadmap:message-archive").into_iter() {
+            if let Some(expiration) = entry.expiration {
+                return Err(
+                    Error::Data(DataError {
+                        kv_key: entry.key.clone(),
+                        pointer: "(expiration)".to_string(),
+                        expected: "no expiration (this source has no `from: expiration` column to keep one)"
+                            .to_string(),
+                        found: format!("expiration {expiration}"),
+                    }),
+                );
+            }
             let split = rt::stream::Split::new(
                 &entry.key,
                 &entry.value,
@@ -3621,6 +3654,17 @@ pub mod mention_scan_state {
             bytes: 0,
         };
         for entry in kv.get("roadmap:mention-scan").into_iter() {
+            if let Some(expiration) = entry.expiration {
+                return Err(
+                    Error::Data(DataError {
+                        kv_key: entry.key.clone(),
+                        pointer: "(expiration)".to_string(),
+                        expected: "no expiration (this source has no `from: expiration` column to keep one)"
+                            .to_string(),
+                        found: format!("expiration {expiration}"),
+                    }),
+                );
+            }
             let split = rt::stream::Split::new(
                 &entry.key,
                 &entry.value,
@@ -3942,6 +3986,17 @@ pub mod github_map_doc {
             bytes: 0,
         };
         for entry in kv.get("roadmap:github-map").into_iter() {
+            if let Some(expiration) = entry.expiration {
+                return Err(
+                    Error::Data(DataError {
+                        kv_key: entry.key.clone(),
+                        pointer: "(expiration)".to_string(),
+                        expected: "no expiration (this source has no `from: expiration` column to keep one)"
+                            .to_string(),
+                        found: format!("expiration {expiration}"),
+                    }),
+                );
+            }
             let split = rt::stream::Split::new(
                 &entry.key,
                 &entry.value,
@@ -4356,6 +4411,17 @@ pub mod github_scan_doc {
             bytes: 0,
         };
         for entry in kv.get("roadmap:github-scan").into_iter() {
+            if let Some(expiration) = entry.expiration {
+                return Err(
+                    Error::Data(DataError {
+                        kv_key: entry.key.clone(),
+                        pointer: "(expiration)".to_string(),
+                        expected: "no expiration (this source has no `from: expiration` column to keep one)"
+                            .to_string(),
+                        found: format!("expiration {expiration}"),
+                    }),
+                );
+            }
             let split = rt::stream::Split::new(
                 &entry.key,
                 &entry.value,

@@ -390,6 +390,17 @@ pub mod hostile_docs {
             bytes: 0,
         };
         for entry in kv.get("hostile:\"q\\'); DROP TABLE x; --*/\n\t").into_iter() {
+            if let Some(expiration) = entry.expiration {
+                return Err(
+                    Error::Data(DataError {
+                        kv_key: entry.key.clone(),
+                        pointer: "(expiration)".to_string(),
+                        expected: "no expiration (this source has no `from: expiration` column to keep one)"
+                            .to_string(),
+                        found: format!("expiration {expiration}"),
+                    }),
+                );
+            }
             let split = rt::stream::Split::new(
                 &entry.key,
                 &entry.value,
@@ -720,6 +731,17 @@ pub mod hostile_pattern {
             bytes: 0,
         };
         for entry in kv.with_prefix("hostile-pattern:'\\\"--") {
+            if let Some(expiration) = entry.expiration {
+                return Err(
+                    Error::Data(DataError {
+                        kv_key: entry.key.clone(),
+                        pointer: "(expiration)".to_string(),
+                        expected: "no expiration (this source has no `from: expiration` column to keep one)"
+                            .to_string(),
+                        found: format!("expiration {expiration}"),
+                    }),
+                );
+            }
             let split = rt::stream::Split::new(
                 &entry.key,
                 &entry.value,

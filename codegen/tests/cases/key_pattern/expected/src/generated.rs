@@ -473,6 +473,17 @@ pub mod raw_cache {
             bytes: 0,
         };
         for entry in kv.with_prefix("cache:raw:") {
+            if let Some(expiration) = entry.expiration {
+                return Err(
+                    Error::Data(DataError {
+                        kv_key: entry.key.clone(),
+                        pointer: "(expiration)".to_string(),
+                        expected: "no expiration (this source has no `from: expiration` column to keep one)"
+                            .to_string(),
+                        found: format!("expiration {expiration}"),
+                    }),
+                );
+            }
             let split = rt::stream::Split::new(
                 &entry.key,
                 &entry.value,
