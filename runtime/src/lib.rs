@@ -34,8 +34,9 @@ pub use value::SqlValue;
 /// Executes SQL. Transactions are the caller's business: the command line wraps a run in a
 /// rusqlite transaction, the Durable Object in `transactionSync`.
 pub trait SqlExecutor {
-    /// Runs one statement with bound parameters and returns the number of rows it changed.
-    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<usize, DbError>;
+    /// Runs one statement with bound parameters. (No change count: nothing needs it, and in a
+    /// Durable Object it would cost a second statement per write.)
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<(), DbError>;
     /// Runs one query and returns every row.
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, DbError>;
     /// Runs a script of several statements without parameters (DDL).

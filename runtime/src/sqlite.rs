@@ -72,9 +72,9 @@ fn from_ref(v: ValueRef<'_>) -> Result<SqlValue, String> {
 }
 
 impl SqlExecutor for Sqlite<'_> {
-    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<usize, DbError> {
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<(), DbError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| sql_err(sql, e))?;
-        stmt.execute(rusqlite::params_from_iter(params.iter().map(Bind))).map_err(|e| sql_err(sql, e))
+        stmt.execute(rusqlite::params_from_iter(params.iter().map(Bind))).map(|_| ()).map_err(|e| sql_err(sql, e))
     }
 
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, DbError> {

@@ -63,7 +63,7 @@ impl Failing<'_> {
 }
 
 impl SqlExecutor for Failing<'_> {
-    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<usize, DbError> {
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<(), DbError> {
         self.tick(sql)?;
         self.inner.execute(sql, params)
     }

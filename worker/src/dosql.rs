@@ -229,13 +229,10 @@ fn untyped_value(v: JsValue, column: usize) -> Result<SqlValue, DbError> {
 }
 
 impl SqlExecutor for DoSql {
-    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<usize, DbError> {
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<(), DbError> {
         let cursor = self.exec(sql, params)?;
         self.drain(sql, &cursor)?;
-        // `rowsWritten` counts index entries too; `changes()` is the number of rows changed.
-        let changes = self.exec("SELECT changes()", &[])?;
-        let rows = self.drain("SELECT changes()", &changes)?;
-        Ok(rows.first().and_then(|r| r.get(0).as_f64()).unwrap_or(0.0) as usize)
+        Ok(())
     }
 
     fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, DbError> {
