@@ -79,25 +79,29 @@ fn admin_key(env: &Env) -> Option<String> {
     string_var(env, ADMIN_KEY)
 }
 
-/// Whether the request carries a body larger than [`MAX_BODY`] (read at most that much).
+/// At most this much of a refused body is read (and discarded) before answering 413, so that a
+/// client still uploading sees the answer rather than a reset connection.
+const MAX_DRAIN: usize = 4 * 1024 * 1024;
+
+/// Whether the request carries a body larger than [`MAX_BODY`]. A refused body is drained up to
+/// [`MAX_DRAIN`] bytes; nothing of it is kept.
 async fn body_too_large(req: &mut Request) -> Result<bool> {
-    if let Some(len) = req.headers().get("Content-Length")? {
-        if len.trim().parse::<u64>().map_or(true, |n| n > MAX_BODY as u64) {
-            return Ok(true);
-        }
-    }
+    let declared_too_large = match req.headers().get("Content-Length")? {
+        Some(len) => len.trim().parse::<u64>().map_or(true, |n| n > MAX_BODY as u64),
+        None => false,
+    };
     if req.inner().body().is_none() {
-        return Ok(false);
+        return Ok(declared_too_large);
     }
     let mut stream = req.stream()?;
     let mut seen = 0usize;
     while let Some(chunk) = stream.next().await {
         seen += chunk?.len();
-        if seen > MAX_BODY {
-            return Ok(true);
+        if seen > MAX_DRAIN {
+            break;
         }
     }
-    Ok(false)
+    Ok(declared_too_large || seen > MAX_BODY)
 }
 
 #[event(fetch)]
