@@ -43,3 +43,32 @@ pub fn row_counts(conn: &Connection) -> Vec<(String, i64)> {
         })
         .collect()
 }
+
+/// The rows of one table (optionally filtered by a `WHERE …` clause), as text with SQLite's
+/// storage types, sorted.
+pub fn table_rows(conn: &Connection, table: &str, filter: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\" {filter}")).expect("select");
+    let n = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| {
+            let mut cells = Vec::with_capacity(n);
+            for i in 0..n {
+                cells.push(format!("{:?}", r.get::<_, rusqlite::types::Value>(i)?));
+            }
+            Ok(format!("{table}: {}", cells.join(" | ")))
+        })
+        .expect("rows");
+    let mut out: Vec<String> = rows.map(|r| r.expect("row")).collect();
+    out.sort();
+    out
+}
+
+/// Every row of every table, as text, sorted: a full picture of the database.
+pub fn all_rows(conn: &Connection) -> Vec<String> {
+    let mut out = Vec::new();
+    for (table, _) in row_counts(conn) {
+        out.extend(table_rows(conn, &table, ""));
+    }
+    out.sort();
+    out
+}

@@ -6,39 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kv2sql_runtime::sqlite::Sqlite;
 use kv2sql_runtime::{DbError, Error, KvEntry, KvSnapshot, SqlExecutor, SqlValue};
-use kv2sql_tests::{example_dump, memory_db, row_counts};
+use kv2sql_tests::{all_rows, example_dump, memory_db, row_counts, table_rows};
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
 const ITEMS: &str = "roadmap:items";
 const EVENTS: &str = "roadmap:events";
 
-/// Every row of every table, as text, sorted.
-fn all_rows(conn: &Connection) -> Vec<String> {
-    let mut out = Vec::new();
-    for (table, _) in row_counts(conn) {
-        out.extend(table_rows(conn, &table, ""));
-    }
-    out.sort();
-    out
-}
 
-fn table_rows(conn: &Connection, table: &str, filter: &str) -> Vec<String> {
-    let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\" {filter}")).expect("select");
-    let n = stmt.column_count();
-    let rows = stmt
-        .query_map([], |r| {
-            let mut cells = Vec::with_capacity(n);
-            for i in 0..n {
-                cells.push(format!("{:?}", r.get::<_, rusqlite::types::Value>(i)?));
-            }
-            Ok(format!("{table}: {}", cells.join(" | ")))
-        })
-        .expect("rows");
-    let mut out: Vec<String> = rows.map(|r| r.expect("row")).collect();
-    out.sort();
-    out
-}
 
 /// An executor that fails its `fail_at`-th write (counting `execute` and `execute_script`
 /// calls from 0), like a Durable Object whose storage throws mid-run.

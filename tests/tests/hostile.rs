@@ -5,7 +5,7 @@
 use kv2sql_runtime::dump::{parse_dump, write_dump};
 use kv2sql_runtime::json::MAX_VALUE_BYTES;
 use kv2sql_runtime::{DataError, Error, KvEntry, KvSnapshot};
-use kv2sql_tests::{example_dump, memory_db, row_counts};
+use kv2sql_tests::{all_rows, example_dump, memory_db, row_counts};
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
@@ -20,28 +20,6 @@ const AGENT: &str = "roadmap:agent-cache:bc1qqaxq5vxszt0lzmr9gskv4lcx7jzrg772s4v
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-/// Every row of every table, as text, sorted: a full picture of the database.
-fn all_rows(conn: &Connection) -> Vec<String> {
-    let mut out = Vec::new();
-    for (table, _) in row_counts(conn) {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\"")).expect("select");
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                let mut cells = Vec::with_capacity(n);
-                for i in 0..n {
-                    cells.push(format!("{:?}", r.get::<_, rusqlite::types::Value>(i)?));
-                }
-                Ok(format!("{table}: {}", cells.join(" | ")))
-            })
-            .expect("rows");
-        for row in rows {
-            out.push(row.expect("row"));
-        }
-    }
-    out.sort();
-    out
-}
 
 /// The example dump with one value replaced (or added).
 fn with_value(key: &str, value: impl Into<String>) -> KvSnapshot {
