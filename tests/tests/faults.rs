@@ -13,8 +13,6 @@ use serde_json::{json, Value};
 const ITEMS: &str = "roadmap:items";
 const EVENTS: &str = "roadmap:events";
 
-
-
 /// An executor that fails its `fail_at`-th write (counting `execute` and `execute_script`
 /// calls from 0), like a Durable Object whose storage throws mid-run.
 struct Failing<'c> {

@@ -20,7 +20,6 @@ const AGENT: &str = "roadmap:agent-cache:bc1qqaxq5vxszt0lzmr9gskv4lcx7jzrg772s4v
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-
 /// The example dump with one value replaced (or added).
 fn with_value(key: &str, value: impl Into<String>) -> KvSnapshot {
     let mut entries: Vec<KvEntry> = example_dump().into_entries().into_iter().filter(|e| e.key != key).collect();
