@@ -52,6 +52,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// A value of `kv_key` that serde_json could not parse.
+    pub fn json(kv_key: &str, e: &serde_json::Error) -> Error {
+        Error::Json { kv_key: kv_key.to_string(), message: e.to_string(), line: e.line(), column: e.column() }
+    }
+
     /// A short machine-readable kind, used by `--format json` and the Worker's responses.
     pub fn kind(&self) -> &'static str {
         match self {

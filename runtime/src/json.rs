@@ -175,7 +175,7 @@ impl JsonColumn for f64 {
         }
     }
     fn to_json(&self) -> Result<Value, String> {
-        Number::from_f64(*self).map(Value::Number).ok_or_else(|| format!("{self} is not a finite number"))
+        finite(*self)
     }
 }
 
@@ -192,13 +192,16 @@ impl JsonColumn for bool {
     }
 }
 
+/// A float as a JSON number (NaN and infinities have none).
+fn finite(f: f64) -> Result<Value, String> {
+    Number::from_f64(f).map(Value::Number).ok_or_else(|| format!("{f} is not a finite number"))
+}
+
 fn sql_to_json(v: &SqlValue) -> Result<Value, String> {
     match v {
         SqlValue::Null => Ok(Value::Null),
         SqlValue::Integer(i) => Ok(Value::Number((*i).into())),
-        SqlValue::Real(f) => {
-            Number::from_f64(*f).map(Value::Number).ok_or_else(|| format!("{f} is not a finite number"))
-        }
+        SqlValue::Real(f) => finite(*f),
         SqlValue::Text(s) => Ok(Value::String(s.clone())),
     }
 }
@@ -405,6 +408,32 @@ pub fn json_tri(obj: &Map<String, Value>, name: &str, cx: &Cx<'_>, path: &Path<'
 /// A shape and, when present, the container.
 pub type Shaped<'v, T> = (Shape, Option<&'v T>);
 
+/// A field holding an object or array (`what`, picked out by `pick`): its shape, and the
+/// container when present, following the presence rules.
+#[allow(clippy::too_many_arguments)]
+fn shaped<'v, T>(
+    obj: &'v Map<String, Value>,
+    name: &str,
+    optional: bool,
+    nullable: bool,
+    what: &str,
+    pick: fn(&'v Value) -> Option<&'v T>,
+    cx: &Cx<'_>,
+    path: &Path<'_>,
+) -> Result<Shaped<'v, T>, DataError> {
+    let p = path.key(name);
+    match field(obj, name) {
+        Field::Absent if optional => Ok((Shape::Absent, None)),
+        Field::Absent => Err(cx.error(&p, required_msg(what), ABSENT)),
+        Field::Null if nullable => Ok((Shape::Null, None)),
+        Field::Null => Err(cx.error(&p, non_null_msg(what), "null")),
+        Field::Value(v) => match pick(v) {
+            Some(c) => Ok((Shape::Present, Some(c))),
+            None => Err(cx.error(&p, what, describe(v))),
+        },
+    }
+}
+
 /// An embedded object (`object:` group): its shape, and the object when present.
 pub fn object<'v>(
     obj: &'v Map<String, Value>,
@@ -414,15 +443,7 @@ pub fn object<'v>(
     cx: &Cx<'_>,
     path: &Path<'_>,
 ) -> Result<Shaped<'v, Map<String, Value>>, DataError> {
-    let p = path.key(name);
-    match field(obj, name) {
-        Field::Absent if optional => Ok((Shape::Absent, None)),
-        Field::Absent => Err(cx.error(&p, required_msg("an object"), ABSENT)),
-        Field::Null if nullable => Ok((Shape::Null, None)),
-        Field::Null => Err(cx.error(&p, non_null_msg("an object"), "null")),
-        Field::Value(Value::Object(o)) => Ok((Shape::Present, Some(o))),
-        Field::Value(v) => Err(cx.error(&p, "an object", describe(v))),
-    }
+    shaped(obj, name, optional, nullable, "an object", Value::as_object, cx, path)
 }
 
 /// A required, non-null embedded object.
@@ -447,15 +468,7 @@ pub fn array<'v>(
     cx: &Cx<'_>,
     path: &Path<'_>,
 ) -> Result<Shaped<'v, Vec<Value>>, DataError> {
-    let p = path.key(name);
-    match field(obj, name) {
-        Field::Absent if optional => Ok((Shape::Absent, None)),
-        Field::Absent => Err(cx.error(&p, required_msg("an array"), ABSENT)),
-        Field::Null if nullable => Ok((Shape::Null, None)),
-        Field::Null => Err(cx.error(&p, non_null_msg("an array"), "null")),
-        Field::Value(Value::Array(a)) => Ok((Shape::Present, Some(a))),
-        Field::Value(v) => Err(cx.error(&p, "an array", describe(v))),
-    }
+    shaped(obj, name, optional, nullable, "an array", Value::as_array, cx, path)
 }
 
 /// An object whose entries feed a child table (`entries:`): its shape, and the object.
@@ -503,12 +516,7 @@ pub fn position(index: usize) -> i64 {
 /// Parses a KV value. JSON that does not parse (malformed, truncated, nested deeper than 128
 /// levels) is an error naming the key and the place.
 pub fn parse(kv_key: &str, text: &str) -> Result<Value, crate::Error> {
-    serde_json::from_str(text).map_err(|e| crate::Error::Json {
-        kv_key: kv_key.to_string(),
-        message: e.to_string(),
-        line: e.line(),
-        column: e.column(),
-    })
+    serde_json::from_str(text).map_err(|e| crate::Error::json(kv_key, &e))
 }
 
 /// Compact JSON text, as `JSON.stringify` writes it.

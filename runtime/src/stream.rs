@@ -28,7 +28,8 @@ pub struct Split<'t> {
     pub envelope: Value,
     /// The envelope as stored, without the streamed arrays (what the hook sees per element).
     original: Map<String, Value>,
-    arrays: Vec<(&'static str, Option<Vec<&'t RawValue>>, bool)>,
+    /// The streamed arrays: field name and raw elements.
+    arrays: Vec<(&'static str, Vec<&'t RawValue>)>,
     hook: Option<Hook>,
 }
 
@@ -37,77 +38,51 @@ impl<'t> Split<'t> {
     /// read one element at a time.
     pub fn new(kv_key: &str, text: &'t str, streamed: &[&'static str], hook: Option<Hook>) -> Result<Split<'t>, Error> {
         let cx = Cx { kv_key };
-        if streamed.is_empty() {
-            let value = json::parse(kv_key, text)?;
-            let envelope = match hook {
-                Some(h) => h(value, &cx)?,
-                None => value,
-            };
-            return Ok(Split { envelope, original: Map::new(), arrays: Vec::new(), hook });
-        }
-        // The top level, with every field kept raw.
-        let top: Result<Vec<(String, &'t RawValue)>, _> = serde_json::from_str::<RawObject<'t>>(text).map(|o| o.0);
-        let top = match top {
-            Ok(t) => t,
-            Err(e) if e.classify() == serde_json::error::Category::Data => {
-                // Not an object: let the ordinary path produce its error (hook or extraction).
-                let value = json::parse(kv_key, text)?;
-                let envelope = match hook {
-                    Some(h) => h(value, &cx)?,
-                    None => value,
-                };
-                return Ok(Split { envelope, original: Map::new(), arrays: Vec::new(), hook });
-            }
-            Err(e) => {
-                return Err(json::parse(kv_key, text).err().unwrap_or(Error::Json {
-                    kv_key: kv_key.to_string(),
-                    message: e.to_string(),
-                    line: e.line(),
-                    column: e.column(),
-                }))
+        let upgrade = |value: Value| -> Result<Value, DataError> {
+            match hook {
+                Some(h) => h(value, &cx),
+                None => Ok(value),
             }
         };
+        // Nothing to stream, or not an object: the whole value, parsed and upgraded as one (a
+        // value of the wrong shape is then reported by the hook or the extraction).
+        let whole = || -> Result<Split<'t>, Error> {
+            let envelope = upgrade(json::parse(kv_key, text)?)?;
+            Ok(Split { envelope, original: Map::new(), arrays: Vec::new(), hook })
+        };
+        if streamed.is_empty() {
+            return whole();
+        }
+        // The top level, with every field kept raw.
+        let top = match serde_json::from_str::<RawObject<'t>>(text) {
+            Ok(top) => top.0,
+            Err(e) if e.classify() == serde_json::error::Category::Data => return whole(),
+            Err(e) => return Err(Error::json(kv_key, &e)),
+        };
         let mut original = Map::new();
-        let mut arrays: Vec<(&'static str, Option<Vec<&'t RawValue>>, bool)> = Vec::new();
+        let mut arrays: Vec<(&'static str, Vec<&'t RawValue>)> = Vec::new();
         for (k, raw) in top {
             if let Some(name) = streamed.iter().find(|s| **s == k) {
-                let elements: Option<Vec<&'t RawValue>> = serde_json::from_str(raw.get()).ok();
-                match elements {
-                    Some(list) => {
-                        arrays.retain(|(n, _, _)| n != name);
-                        arrays.push((name, Some(list), true));
-                        continue;
-                    }
-                    None => {
-                        // Not an array (null, an object, …): keep it in the envelope, where the
-                        // hook and the extraction report it as usual.
-                    }
+                // Not an array (null, an object, …): kept in the envelope below, where the hook
+                // and the extraction report it as usual.
+                if let Ok(list) = serde_json::from_str::<Vec<&'t RawValue>>(raw.get()) {
+                    arrays.retain(|(n, _)| n != name);
+                    arrays.push((name, list));
+                    continue;
                 }
             }
-            let v: Value = serde_json::from_str(raw.get()).map_err(|e| Error::Json {
-                kv_key: kv_key.to_string(),
-                message: e.to_string(),
-                line: e.line(),
-                column: e.column(),
-            })?;
+            let v: Value = serde_json::from_str(raw.get()).map_err(|e| Error::json(kv_key, &e))?;
             original.insert(k, v);
         }
         // Upgrade the envelope: streamed arrays present but empty.
         let mut probe = original.clone();
-        for (name, list, _) in &arrays {
-            if list.is_some() {
-                probe.insert((*name).to_string(), Value::Array(Vec::new()));
-            }
+        for (name, _) in &arrays {
+            probe.insert((*name).to_string(), Value::Array(Vec::new()));
         }
-        let mut envelope = match hook {
-            Some(h) => h(Value::Object(probe), &cx)?,
-            None => Value::Object(probe),
-        };
+        let mut envelope = upgrade(Value::Object(probe))?;
         if let Value::Object(o) = &mut envelope {
-            for (name, list, _) in &arrays {
-                if list.is_some() {
-                    o.remove(*name);
-                }
+            for (name, _) in &arrays {
+                o.remove(*name);
             }
         }
         Ok(Split { envelope, original, arrays, hook })
@@ -123,7 +98,7 @@ impl<'t> Split<'t> {
         cx: &Cx<'_>,
         path: &Path<'_>,
     ) -> Result<(Shape, Option<Elements<'s, 't>>), DataError> {
-        if let Some((_, Some(list), _)) = self.arrays.iter().find(|(n, _, _)| *n == name) {
+        if let Some((_, list)) = self.arrays.iter().find(|(n, _)| *n == name) {
             return Ok((Shape::Present, Some(Elements::Raw(list))));
         }
         let obj = json::as_object(&self.envelope, cx, path)?;
