@@ -577,7 +577,7 @@ fn emit_struct(m: &Model, t: usize) -> TokenStream {
         }
         _ => quote!(),
     };
-    let ordered = lit(&ordered_select(m, tb));
+    let ordered = lit(&ordered_select(tb));
     let position = match tb.position {
         Some(p) if tb.on_missing == OnMissing::Keep => {
             let pn = ident(&tb.columns[p].name);
@@ -616,8 +616,7 @@ fn emit_struct(m: &Model, t: usize) -> TokenStream {
     }
 }
 
-fn ordered_select(m: &Model, t: &Table) -> String {
-    let _ = m;
+fn ordered_select(t: &Table) -> String {
     let mut order: Vec<String> = t.foreign_key.iter().map(|(c, _)| sql::q(&t.columns[*c].name)).collect();
     match t.position {
         Some(p) => order.push(sql::q(&t.columns[p].name)),
@@ -1073,7 +1072,7 @@ fn write_fields(tb: &Table, fields: &[Field], o: &Ident, optional_ctx: bool, m: 
                     }
                     None => quote!(Shape::Present),
                 };
-                let element = element_expr(m, ct);
+                let element = element_expr(ct);
                 let collect = if matches!(ct.rows, Rows::Array(_)) {
                     quote! {
                         let mut list = Vec::new();
@@ -1109,7 +1108,7 @@ fn write_fields(tb: &Table, fields: &[Field], o: &Ident, optional_ctx: bool, m: 
     }
 }
 
-fn element_expr(m: &Model, ct: &Table) -> TokenStream {
+fn element_expr(ct: &Table) -> TokenStream {
     match ct.value_column {
         Some(vc) => {
             let n = ident(&ct.columns[vc].name);
@@ -1120,7 +1119,6 @@ fn element_expr(m: &Model, ct: &Table) -> TokenStream {
             }
         }
         None => {
-            let _ = m;
             let f = format_ident!("json_{}", ct.name);
             quote!(#f(child, kids)?)
         }

@@ -60,14 +60,13 @@ struct ColCtx {
     mermaid: String,
 }
 
-fn rows_text(m: &Model, t: &Table) -> String {
+fn rows_text(t: &Table) -> String {
     match &t.rows {
         Rows::Root => "one per KV value".into(),
         Rows::Array(c) => format!("one per element of `{}`", sql::inline(&c.json)),
         Rows::Entries(c) => format!("one per entry of `{}`", sql::inline(&c.json)),
         Rows::FanOut { variants, .. } => {
             let v: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
-            let _ = m;
             format!("one per variant present ({})", v.join(", "))
         }
     }
@@ -110,7 +109,7 @@ fn table_ctx(m: &Model, t: &Table) -> TableCtx {
     let summary = match &t.rows {
         Rows::Root => format!("Table `{}`: one row per KV value of `{}`.", t.name, sql::inline(&src.key.display())),
         _ => {
-            format!("Table `{}`: child of `{}`, {}.", t.name, m.tables[t.parent.expect("child")].name, rows_text(m, t))
+            format!("Table `{}`: child of `{}`, {}.", t.name, m.tables[t.parent.expect("child")].name, rows_text(t))
         }
     };
     TableCtx {
@@ -122,7 +121,7 @@ fn table_ctx(m: &Model, t: &Table) -> TableCtx {
             OnMissing::Delete => "deleted (the table mirrors the source)",
             OnMissing::Keep => "kept as history (position set to NULL)",
         },
-        rows: rows_text(m, t),
+        rows: rows_text(t),
         parent: t.parent.map(|p| m.tables[p].name.clone()),
         edge: match &t.rows {
             // A Mermaid label is a double-quoted string.
@@ -225,7 +224,7 @@ pub fn plan_text(m: &Model) -> String {
                 "  ".repeat(depth),
                 t.name,
                 t.columns.len(),
-                rows_text(m, t),
+                rows_text(t),
                 match t.on_missing {
                     OnMissing::Delete => "deleted",
                     OnMissing::Keep => "kept",
