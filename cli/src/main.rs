@@ -108,9 +108,21 @@ fn fail(format: Format, e: &Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn read_mapping(path: &PathBuf) -> Result<String, ExitCode> {
-    std::fs::read_to_string(path).map_err(|e| {
+/// The mapping file's text and its name as diagnostics show it.
+fn read_mapping(path: &PathBuf) -> Result<(String, String), ExitCode> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
         eprintln!("error: cannot read {}: {e}", path.display());
+        ExitCode::FAILURE
+    })?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok((name, text))
+}
+
+/// The validated mapping, or its diagnostics printed.
+fn load_model(path: &PathBuf) -> Result<kv2sql_codegen::ir::Model, ExitCode> {
+    let (name, text) = read_mapping(path)?;
+    kv2sql_codegen::parse(&name, &text).map_err(|d| {
+        eprintln!("{d}");
         ExitCode::FAILURE
     })
 }
@@ -214,7 +226,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Generate { mapping, out, check } => {
-            let text = match read_mapping(&mapping) {
+            let (name, text) = match read_mapping(&mapping) {
                 Ok(t) => t,
                 Err(c) => return c,
             };
@@ -225,7 +237,6 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let name = mapping.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let generated = match kv2sql_codegen::generate(&name, &text, &released) {
                 Ok(g) => g,
                 Err(d) => {
@@ -267,17 +278,9 @@ fn main() -> ExitCode {
             }
         }
         Command::Plan { mapping, db } => {
-            let text = match read_mapping(&mapping) {
-                Ok(t) => t,
-                Err(c) => return c,
-            };
-            let name = mapping.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let model = match kv2sql_codegen::parse(&name, &text) {
+            let model = match load_model(&mapping) {
                 Ok(m) => m,
-                Err(d) => {
-                    eprintln!("{d}");
-                    return ExitCode::FAILURE;
-                }
+                Err(c) => return c,
             };
             println!("{}", kv2sql_codegen::emit_sql::plan_text(&model));
             let path = db.unwrap_or_else(|| PathBuf::from(":memory:"));
@@ -299,22 +302,12 @@ fn main() -> ExitCode {
                 Err(e) => fail(format, &e),
             }
         }
-        Command::Validate { mapping } => {
-            let text = match read_mapping(&mapping) {
-                Ok(t) => t,
-                Err(c) => return c,
-            };
-            let name = mapping.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            match kv2sql_codegen::parse(&name, &text) {
-                Ok(m) => {
-                    println!("{} is valid: {} sources, {} tables", mapping.display(), m.sources.len(), m.tables.len());
-                    ExitCode::SUCCESS
-                }
-                Err(d) => {
-                    eprintln!("{d}");
-                    ExitCode::FAILURE
-                }
+        Command::Validate { mapping } => match load_model(&mapping) {
+            Ok(m) => {
+                println!("{} is valid: {} sources, {} tables", mapping.display(), m.sources.len(), m.tables.len());
+                ExitCode::SUCCESS
             }
-        }
+            Err(c) => c,
+        },
     }
 }
