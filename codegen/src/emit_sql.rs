@@ -10,15 +10,34 @@ const SCHEMA_SQL: &str = include_str!("../templates/schema.sql.j2");
 const MIGRATION_SQL: &str = include_str!("../templates/migration.sql.j2");
 const SCHEMA_MD: &str = include_str!("../templates/schema.md.j2");
 
-fn env() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
-    env.set_keep_trailing_newline(true);
-    env.add_template("schema.sql", SCHEMA_SQL).expect("template parses");
-    env.add_template("migration.sql", MIGRATION_SQL).expect("template parses");
-    env.add_template("schema.md", SCHEMA_MD).expect("template parses");
-    env
+/// The templates, parsed once.
+fn env() -> &'static Environment<'static> {
+    static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_keep_trailing_newline(true);
+        env.add_template("schema.sql", SCHEMA_SQL).expect("template parses");
+        env.add_template("migration.sql", MIGRATION_SQL).expect("template parses");
+        env.add_template("schema.md", SCHEMA_MD).expect("template parses");
+        env
+    })
+}
+
+/// Renders a template; the templates are part of the generator, so a failure is a bug.
+fn render(template: &str, ctx: minijinja::Value) -> String {
+    env().get_template(template).and_then(|t| t.render(ctx)).unwrap_or_else(|e| panic!("{template} renders: {e}"))
+}
+
+/// What schema.sql and SCHEMA.md are rendered from.
+fn schema_ctx(m: &Model, file: &str) -> minijinja::Value {
+    context! {
+        file => file,
+        version => m.schema_version,
+        name => m.schema_name,
+        sources => sources_ctx(m),
+    }
 }
 
 #[derive(Serialize)]
@@ -157,46 +176,24 @@ fn sources_ctx(m: &Model) -> Vec<SourceCtx> {
 }
 
 pub fn schema_sql(m: &Model, file: &str) -> String {
-    env()
-        .get_template("schema.sql")
-        .and_then(|t| {
-            t.render(context! {
-                file => file,
-                version => m.schema_version,
-                name => m.schema_name,
-                sources => sources_ctx(m),
-            })
-        })
-        .expect("schema.sql renders")
+    render("schema.sql", schema_ctx(m, file))
 }
 
 pub fn schema_md(m: &Model, file: &str) -> String {
-    env()
-        .get_template("schema.md")
-        .and_then(|t| {
-            t.render(context! {
-                file => file,
-                version => m.schema_version,
-                name => m.schema_name,
-                sources => sources_ctx(m),
-            })
-        })
-        .expect("schema.md renders")
+    render("schema.md", schema_ctx(m, file))
 }
 
 pub fn migration_sql(file: &str, version: i64, name: &str, statements: &[String], summary: &[String]) -> String {
-    env()
-        .get_template("migration.sql")
-        .and_then(|t| {
-            t.render(context! {
-                file => file,
-                version => version,
-                name => name,
-                statements => statements,
-                summary => summary,
-            })
-        })
-        .expect("migration renders")
+    render(
+        "migration.sql",
+        context! {
+            file => file,
+            version => version,
+            name => name,
+            statements => statements,
+            summary => summary,
+        },
+    )
 }
 
 /// What maps where, as plain text (`kv2sql plan`).
