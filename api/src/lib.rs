@@ -50,8 +50,9 @@ pub fn derive_status(github_data: &Value) -> &'static str {
 pub fn items(db: &mut dyn SqlExecutor) -> Result<Value, Error> {
     let entries = items_doc::export(db)?;
     let Some(entry) = entries.first() else {
-        // v1's default for a missing key, after its upgrade.
-        return Ok(json!({"version": 10, "items": [], "writeVersion": 0}));
+        // v1's in-code default for a missing key, as its upgrade-on-read returns it.
+        let cx = kv2sql_runtime::json::Cx { kv_key: "roadmap:items" };
+        return Ok(kv2sql_roadmap::v1::upgrade_items(json!({"version": 1, "items": []}), &cx)?);
     };
     let mut doc: Value = serde_json::from_str(&entry.value)
         .map_err(|e| Error::Export { table: "items".into(), message: e.to_string() })?;

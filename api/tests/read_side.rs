@@ -100,3 +100,12 @@ fn agent_cache_entries_expire_at_read_time() {
     assert_eq!(b["agentId"], Value::Null);
     assert!(b.get("stxAddress").is_none(), "shape (b) has no stxAddress");
 }
+
+#[test]
+fn items_of_an_empty_database_are_v1s_default_after_its_upgrade() {
+    let conn = Connection::open_in_memory().unwrap();
+    kv2sql_runtime::sqlite::configure(&conn).unwrap();
+    let mut db = Sqlite::new(&conn);
+    kv2sql_generated::apply_schema(&mut db).unwrap();
+    assert_eq!(items(&mut db).unwrap(), serde_json::json!({"version": 10, "items": [], "writeVersion": 0}));
+}
