@@ -578,13 +578,6 @@ fn emit_struct(m: &Model, t: usize) -> TokenStream {
         _ => quote!(),
     };
     let ordered = lit(&ordered_select(tb));
-    let position = match tb.position {
-        Some(p) if tb.on_missing == OnMissing::Keep => {
-            let pn = ident(&tb.columns[p].name);
-            quote!(self.#pn.is_some())
-        }
-        _ => quote!(true),
-    };
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, PartialEq)]
@@ -611,7 +604,6 @@ fn emit_struct(m: &Model, t: usize) -> TokenStream {
 
         impl rt::sync::Ordered for #st {
             const SELECT_ORDERED: &'static str = #ordered;
-            fn is_current(&self) -> bool { #position }
         }
     }
 }

@@ -308,9 +308,6 @@ pub mod items_doc {
     }
     impl rt::sync::Ordered for ItemsDocRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"write_version\", \"updated_at\", \"extra_fields\" FROM \"items_doc\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /** Table `items`: one row per element of the array `items` of `items_doc`.
 
@@ -593,9 +590,6 @@ pub mod items_doc {
     }
     impl rt::sync::Ordered for ItemsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"doc_key\", \"position\", \"id\", \"title\", \"description\", \"github_url\", \"github_data\", \"founder_display_name\", \"founder_btc_address\", \"founder_agent_id\", \"founder_agent_id_absent\", \"founder_profile_url\", \"status\", \"created_at\", \"updated_at\", \"claimed_by_shape\", \"claimed_by_btc_address\", \"claimed_by_display_name\", \"claimed_by_agent_id\", \"claimed_by_agent_id_absent\", \"claimed_by_claimed_at\", \"reputation_average\", \"reputation_count\", \"mentions_count\", \"leader_shape\", \"leader_btc_address\", \"leader_display_name\", \"leader_agent_id\", \"leader_agent_id_absent\", \"leader_profile_url\", \"leader_assigned_at\", \"leader_last_active_at\", \"website_shape\", \"website_url\", \"website_source\", \"website_discovered_at\", \"goal_history_shape\", \"search_terms_shape\", \"extra_fields\" FROM \"items\" ORDER BY \"doc_key\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `contributors`: one row per element of the array `contributors` of `items`.
     #[derive(Debug, Clone, PartialEq)]
@@ -672,9 +666,6 @@ pub mod items_doc {
     }
     impl rt::sync::Ordered for ContributorsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"btc_address\", \"display_name\", \"agent_id\", \"agent_id_absent\", \"extra_fields\" FROM \"contributors\" ORDER BY \"item_id\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /** Table `deliverables`: one row per element of the array `deliverables` of `items`.
 
@@ -773,9 +764,6 @@ pub mod items_doc {
     }
     impl rt::sync::Ordered for DeliverablesRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"id\", \"url\", \"title\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"extra_fields\" FROM \"deliverables\" ORDER BY \"item_id\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `ratings`: one row per element of the array `ratings` of `items`.
     #[derive(Debug, Clone, PartialEq)]
@@ -871,9 +859,6 @@ pub mod items_doc {
     }
     impl rt::sync::Ordered for RatingsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"agent_id\", \"agent_id_absent\", \"btc_address\", \"display_name\", \"score\", \"review\", \"rated_at\", \"extra_fields\" FROM \"ratings\" ORDER BY \"item_id\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /** Table `goals`: one row per element of the array `goals` of `items`.
 
@@ -981,9 +966,6 @@ pub mod items_doc {
     }
     impl rt::sync::Ordered for GoalsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\" FROM \"goals\" ORDER BY \"item_id\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `goal_history`: one row per element of the array `goalHistory` of `items`.
     #[derive(Debug, Clone, PartialEq)]
@@ -1089,9 +1071,6 @@ pub mod items_doc {
     }
     impl rt::sync::Ordered for GoalHistoryRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\" FROM \"goal_history\" ORDER BY \"item_id\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `search_terms`: one row per element of the array `searchTerms` of `items`.
     #[derive(Debug, Clone, PartialEq)]
@@ -1137,9 +1116,6 @@ pub mod items_doc {
     }
     impl rt::sync::Ordered for SearchTermsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"term\" FROM \"search_terms\" ORDER BY \"item_id\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]
@@ -2497,9 +2473,6 @@ pub mod event_log {
     }
     impl rt::sync::Ordered for EventLogRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"event_log\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /** Table `events`: one row per element of the array `events` of `event_log`.
 
@@ -2631,9 +2604,6 @@ pub mod event_log {
     }
     impl rt::sync::Ordered for EventsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"log_key\", \"position\", \"id\", \"event_type\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"agent_agent_id\", \"agent_agent_id_absent\", \"item_id\", \"item_title\", \"data\", \"extra_fields\" FROM \"events\" ORDER BY \"log_key\", \"position\"";
-        fn is_current(&self) -> bool {
-            self.position.is_some()
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]
@@ -3010,9 +2980,6 @@ pub mod message_archive_doc {
     }
     impl rt::sync::Ordered for MessageArchiveDocRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"message_archive_doc\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `message_archive`: one row per element of the array `messages` of `message_archive_doc`.
     #[derive(Debug, Clone, PartialEq)]
@@ -3126,9 +3093,6 @@ pub mod message_archive_doc {
     }
     impl rt::sync::Ordered for MessageArchiveRow {
         const SELECT_ORDERED: &'static str = "SELECT \"archive_key\", \"position\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"recipient_shape\", \"recipient_btc_address\", \"recipient_display_name\", \"message_preview\", \"extra_fields\" FROM \"message_archive\" ORDER BY \"archive_key\", \"position\"";
-        fn is_current(&self) -> bool {
-            self.position.is_some()
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]
@@ -3536,9 +3500,6 @@ pub mod mention_scan_state {
     }
     impl rt::sync::Ordered for MentionScanStateRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"last_scan_at\", \"extra_fields\" FROM \"mention_scan_state\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `mention_processed_ids`: one row per element of the array `processedIds` of `mention_scan_state`.
     #[derive(Debug, Clone, PartialEq)]
@@ -3590,9 +3551,6 @@ pub mod mention_scan_state {
     }
     impl rt::sync::Ordered for MentionProcessedIdsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"position\", \"processed_id\" FROM \"mention_processed_ids\" ORDER BY \"scan_key\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]
@@ -3871,9 +3829,6 @@ pub mod github_map_doc {
     }
     impl rt::sync::Ordered for GithubMapDocRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"github_map_doc\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `github_mappings`: one row per entry of the object `mappings` of `github_map_doc`.
     #[derive(Debug, Clone, PartialEq)]
@@ -3922,9 +3877,6 @@ pub mod github_map_doc {
     }
     impl rt::sync::Ordered for GithubMappingsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"map_key\", \"login\", \"btc_address\" FROM \"github_mappings\" ORDER BY \"map_key\", \"map_key\", \"login\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]
@@ -4215,9 +4167,6 @@ pub mod github_scan_doc {
     }
     impl rt::sync::Ordered for GithubScanDocRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"website_filter_version\", \"extra_fields\" FROM \"github_scan_doc\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /** Table `scan_repos`: one row per entry of the object `repos` of `github_scan_doc`.
 
@@ -4268,9 +4217,6 @@ pub mod github_scan_doc {
     }
     impl rt::sync::Ordered for ScanReposRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"repo\", \"extra_fields\" FROM \"scan_repos\" ORDER BY \"scan_key\", \"scan_key\", \"repo\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `scan_state`: one row per variant present in a `scan_repos` row's object.
     #[derive(Debug, Clone, PartialEq)]
@@ -4334,9 +4280,6 @@ pub mod github_scan_doc {
     }
     impl rt::sync::Ordered for ScanStateRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"repo\", \"scan_type\", \"last_attempt_at\", \"fail_count\" FROM \"scan_state\" ORDER BY \"scan_key\", \"repo\", \"scan_key\", \"repo\", \"scan_type\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]
@@ -4764,9 +4707,6 @@ pub mod agent_cache {
     }
     impl rt::sync::Ordered for AgentCacheRow {
         const SELECT_ORDERED: &'static str = "SELECT \"address\", \"expires_at\", \"btc_address\", \"stx_address\", \"display_name\", \"description\", \"description_absent\", \"agent_id\", \"agent_id_absent\", \"extra_fields\" FROM \"agent_cache\" ORDER BY \"address\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]

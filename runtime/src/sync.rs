@@ -155,16 +155,14 @@ pub fn remove<R: Row>(db: &mut dyn SqlExecutor, plan: &Plan<R>) -> Result<(), Er
 pub trait Ordered: Row {
     /// `SELECT` of every column, ordered by parent key and position.
     const SELECT_ORDERED: &'static str;
-    /// Whether the row is in the current KV value (`on_missing: keep` tables retire rows).
-    fn is_current(&self) -> bool;
 }
 
-/// Every current row of a table, in source order.
+/// Every current row of a table (retired ones left out), in source order.
 pub fn load<R: Ordered>(db: &mut dyn SqlExecutor) -> Result<Vec<R>, Error> {
     let mut out = Vec::new();
     for values in db.query(R::SELECT_ORDERED, &[])? {
         let row = R::from_row(values)?;
-        if row.is_current() {
+        if !row.is_retired() {
             out.push(row);
         }
     }

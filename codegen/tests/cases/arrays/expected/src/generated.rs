@@ -193,9 +193,6 @@ pub mod boards {
     }
     impl rt::sync::Ordered for BoardsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"title\", \"scores_state\", \"board_blobs_shape\", \"extra_fields\" FROM \"boards\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /** Table `cards`: one row per element of the array `cards` of `boards`.
 
@@ -265,9 +262,6 @@ pub mod boards {
     }
     impl rt::sync::Ordered for CardsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"board_key\", \"position\", \"id\", \"points\", \"checklist_shape\", \"extra_fields\" FROM \"cards\" ORDER BY \"board_key\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `card_labels`: one row per element of the array `labels` of `cards`.
     #[derive(Debug, Clone, PartialEq)]
@@ -316,9 +310,6 @@ pub mod boards {
     }
     impl rt::sync::Ordered for CardLabelsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"card_id\", \"position\", \"label\" FROM \"card_labels\" ORDER BY \"card_id\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `checklist`: one row per element of the array `checklist` of `cards`.
     #[derive(Debug, Clone, PartialEq)]
@@ -389,9 +380,6 @@ pub mod boards {
     }
     impl rt::sync::Ordered for ChecklistRow {
         const SELECT_ORDERED: &'static str = "SELECT \"card_id\", \"position\", \"text\", \"done\", \"checklist_notes_shape\", \"extra_fields\" FROM \"checklist\" ORDER BY \"card_id\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `checklist_notes`: one row per element of the array `notes` of `checklist`.
     #[derive(Debug, Clone, PartialEq)]
@@ -449,9 +437,6 @@ pub mod boards {
     }
     impl rt::sync::Ordered for ChecklistNotesRow {
         const SELECT_ORDERED: &'static str = "SELECT \"card_id\", \"item_position\", \"position\", \"note\" FROM \"checklist_notes\" ORDER BY \"card_id\", \"item_position\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `board_scores`: one row per element of the array `scores` of `boards`.
     #[derive(Debug, Clone, PartialEq)]
@@ -500,9 +485,6 @@ pub mod boards {
     }
     impl rt::sync::Ordered for BoardScoresRow {
         const SELECT_ORDERED: &'static str = "SELECT \"board_key\", \"position\", \"score\" FROM \"board_scores\" ORDER BY \"board_key\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `board_blobs`: one row per element of the array `blobs` of `boards`.
     #[derive(Debug, Clone, PartialEq)]
@@ -548,9 +530,6 @@ pub mod boards {
     }
     impl rt::sync::Ordered for BoardBlobsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"board_key\", \"position\", \"blob\" FROM \"board_blobs\" ORDER BY \"board_key\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]

@@ -193,9 +193,6 @@ pub mod directories {
     }
     impl rt::sync::Ordered for DirectoriesRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"counters_shape\", \"people_shape\", \"extra_fields\" FROM \"directories\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /** Table `logins`: one row per entry of the object `logins` of `directories`.
 
@@ -246,9 +243,6 @@ pub mod directories {
     }
     impl rt::sync::Ordered for LoginsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"dir_key\", \"login\", \"address\" FROM \"logins\" ORDER BY \"dir_key\", \"dir_key\", \"login\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `counters`: one row per entry of the object `counters` of `directories`.
     #[derive(Debug, Clone, PartialEq)]
@@ -297,9 +291,6 @@ pub mod directories {
     }
     impl rt::sync::Ordered for CountersRow {
         const SELECT_ORDERED: &'static str = "SELECT \"dir_key\", \"name\", \"value\" FROM \"counters\" ORDER BY \"dir_key\", \"dir_key\", \"name\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `people`: one row per entry of the object `people` of `directories`.
     #[derive(Debug, Clone, PartialEq)]
@@ -366,9 +357,6 @@ pub mod directories {
     }
     impl rt::sync::Ordered for PeopleRow {
         const SELECT_ORDERED: &'static str = "SELECT \"dir_key\", \"handle\", \"position\", \"full_name\", \"age\", \"extra_fields\" FROM \"people\" ORDER BY \"dir_key\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `person_aliases`: one row per element of the array `aliases` of `people`.
     #[derive(Debug, Clone, PartialEq)]
@@ -426,9 +414,6 @@ pub mod directories {
     }
     impl rt::sync::Ordered for PersonAliasesRow {
         const SELECT_ORDERED: &'static str = "SELECT \"dir_key\", \"handle\", \"position\", \"alias\" FROM \"person_aliases\" ORDER BY \"dir_key\", \"handle\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]

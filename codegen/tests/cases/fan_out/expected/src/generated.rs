@@ -178,9 +178,6 @@ pub mod scans {
     }
     impl rt::sync::Ordered for ScansRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"scans\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `repos`: one row per entry of the object `repos` of `scans`.
     #[derive(Debug, Clone, PartialEq)]
@@ -229,9 +226,6 @@ pub mod scans {
     }
     impl rt::sync::Ordered for ReposRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"repo\", \"extra_fields\" FROM \"repos\" ORDER BY \"scan_key\", \"scan_key\", \"repo\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `repo_state`: one row per variant present in a `repos` row's object.
     #[derive(Debug, Clone, PartialEq)]
@@ -295,9 +289,6 @@ pub mod scans {
     }
     impl rt::sync::Ordered for RepoStateRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"repo\", \"kind\", \"last_at\", \"fails\" FROM \"repo_state\" ORDER BY \"scan_key\", \"repo\", \"scan_key\", \"repo\", \"kind\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `scan_totals`: one row per variant present in a `scans` row's object.
     #[derive(Debug, Clone, PartialEq)]
@@ -346,9 +337,6 @@ pub mod scans {
     }
     impl rt::sync::Ordered for ScanTotalsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"period\", \"total\" FROM \"scan_totals\" ORDER BY \"scan_key\", \"scan_key\", \"period\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]

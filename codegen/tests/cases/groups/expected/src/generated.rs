@@ -309,9 +309,6 @@ pub mod profiles {
     }
     impl rt::sync::Ordered for ProfilesRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"owner_name\", \"owner_age\", \"owner_agent_id\", \"owner_agent_id_absent\", \"owner_address_shape\", \"owner_address_city\", \"owner_address_zip\", \"claimed_shape\", \"claimed_who\", \"claimed_at\", \"claimed_note\", \"claimed_note_absent\", \"site_shape\", \"site_url\", \"site_meta_source\", \"site_meta_stars\", \"leader_shape\", \"leader_name\", \"leader_since\", \"leader_inner_shape\", \"leader_inner_flag\", \"extra_fields\" FROM \"profiles\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]

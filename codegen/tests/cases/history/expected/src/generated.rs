@@ -178,9 +178,6 @@ pub mod event_logs {
     }
     impl rt::sync::Ordered for EventLogsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"event_logs\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /** Table `events`: one row per element of the array `events` of `event_logs`.
 
@@ -260,9 +257,6 @@ pub mod event_logs {
     }
     impl rt::sync::Ordered for EventsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"log_key\", \"position\", \"id\", \"kind\", \"data\", \"extra_fields\" FROM \"events\" ORDER BY \"log_key\", \"position\"";
-        fn is_current(&self) -> bool {
-            self.position.is_some()
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]

@@ -275,9 +275,6 @@ pub mod hostile_docs {
     }
     impl rt::sync::Ordered for HostileDocsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"quote\", \"backslash\", \"comment_end\", \"dashes\", \"newline\", \"newline_absent\", \"sql\", \"braces\", \"slash\", \"hashes\", \"grp_shape\", \"grp_inner\", \"hostile_items_shape\", \"extra_fields\" FROM \"hostile_docs\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `hostile_items`: one row per element of the array `it"ems */` of `hostile_docs`.
     #[derive(Debug, Clone, PartialEq)]
@@ -326,9 +323,6 @@ pub mod hostile_docs {
     }
     impl rt::sync::Ordered for HostileItemsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"doc_key\", \"position\", \"value\" FROM \"hostile_items\" ORDER BY \"doc_key\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]
@@ -677,9 +671,6 @@ pub mod hostile_pattern {
     }
     impl rt::sync::Ordered for HostilePatternRow {
         const SELECT_ORDERED: &'static str = "SELECT \"rest\", \"v\", \"extra_fields\" FROM \"hostile_pattern\" ORDER BY \"rest\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]

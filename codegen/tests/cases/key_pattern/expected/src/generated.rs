@@ -210,9 +210,6 @@ pub mod agent_cache {
     }
     impl rt::sync::Ordered for AgentCacheRow {
         const SELECT_ORDERED: &'static str = "SELECT \"address\", \"expires_at\", \"display_name\", \"level\", \"extra_fields\" FROM \"agent_cache\" ORDER BY \"address\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]
@@ -419,9 +416,6 @@ pub mod raw_cache {
     }
     impl rt::sync::Ordered for RawCacheRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"id\", \"body\", \"extra_fields\" FROM \"raw_cache\" ORDER BY \"id\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]

@@ -300,9 +300,6 @@ pub mod settings {
     }
     impl rt::sync::Ordered for SettingsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"name\", \"count\", \"ratio\", \"amount\", \"enabled\", \"payload\", \"tag\", \"label\", \"note\", \"reviewed_at\", \"score\", \"score_absent\", \"weight\", \"weight_absent\", \"extra_json\", \"maybe_any\", \"maybe_any_absent\", \"maybe_number\", \"maybe_flag\", \"maybe_flag_absent\", \"extra_fields\" FROM \"settings\" ORDER BY \"kv_key\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]

@@ -187,9 +187,6 @@ pub mod strict_docs {
     }
     impl rt::sync::Ordered for StrictDocsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"name\", \"title\", \"meta_shape\", \"meta_level\" FROM \"strict_docs\" ORDER BY \"name\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Table `strict_items`: one row per element of the array `items` of `strict_docs`.
     #[derive(Debug, Clone, PartialEq)]
@@ -241,9 +238,6 @@ pub mod strict_docs {
     }
     impl rt::sync::Ordered for StrictItemsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"doc_name\", \"position\", \"id\", \"qty\" FROM \"strict_items\" ORDER BY \"doc_name\", \"position\"";
-        fn is_current(&self) -> bool {
-            true
-        }
     }
     /// Rows extracted from this source, before they are compared with the database.
     #[derive(Debug, Default)]
