@@ -25,6 +25,7 @@ CREATE TABLE "items_doc" (
 -- Statements the generated code runs on "items_doc":
 --   SELECT "kv_key", "version", "write_version", "updated_at", "extra_fields" FROM "items_doc"
 --   INSERT INTO "items_doc" ("kv_key", "version", "write_version", "updated_at", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "items_doc" SET "version" = ?2, "write_version" = ?3, "updated_at" = ?4, "extra_fields" = ?5 WHERE "kv_key" = ?1
 --   DELETE FROM "items_doc" WHERE "kv_key" = ?1
 
@@ -78,6 +79,7 @@ CREATE INDEX "items_by_doc_key_position" ON "items" ("doc_key", "position");
 -- Statements the generated code runs on "items":
 --   SELECT "doc_key", "position", "id", "title", "description", "github_url", "github_data", "founder_display_name", "founder_btc_address", "founder_agent_id", "founder_agent_id_absent", "founder_profile_url", "status", "created_at", "updated_at", "claimed_by_shape", "claimed_by_btc_address", "claimed_by_display_name", "claimed_by_agent_id", "claimed_by_agent_id_absent", "claimed_by_claimed_at", "reputation_average", "reputation_count", "mentions_count", "leader_shape", "leader_btc_address", "leader_display_name", "leader_agent_id", "leader_agent_id_absent", "leader_profile_url", "leader_assigned_at", "leader_last_active_at", "website_shape", "website_url", "website_source", "website_discovered_at", "goal_history_shape", "search_terms_shape", "extra_fields" FROM "items"
 --   INSERT INTO "items" ("doc_key", "position", "id", "title", "description", "github_url", "github_data", "founder_display_name", "founder_btc_address", "founder_agent_id", "founder_agent_id_absent", "founder_profile_url", "status", "created_at", "updated_at", "claimed_by_shape", "claimed_by_btc_address", "claimed_by_display_name", "claimed_by_agent_id", "claimed_by_agent_id_absent", "claimed_by_claimed_at", "reputation_average", "reputation_count", "mentions_count", "leader_shape", "leader_btc_address", "leader_display_name", "leader_agent_id", "leader_agent_id_absent", "leader_profile_url", "leader_assigned_at", "leader_last_active_at", "website_shape", "website_url", "website_source", "website_discovered_at", "goal_history_shape", "search_terms_shape", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "items" SET "doc_key" = ?1, "position" = ?2, "title" = ?4, "description" = ?5, "github_url" = ?6, "github_data" = ?7, "founder_display_name" = ?8, "founder_btc_address" = ?9, "founder_agent_id" = ?10, "founder_agent_id_absent" = ?11, "founder_profile_url" = ?12, "status" = ?13, "created_at" = ?14, "updated_at" = ?15, "claimed_by_shape" = ?16, "claimed_by_btc_address" = ?17, "claimed_by_display_name" = ?18, "claimed_by_agent_id" = ?19, "claimed_by_agent_id_absent" = ?20, "claimed_by_claimed_at" = ?21, "reputation_average" = ?22, "reputation_count" = ?23, "mentions_count" = ?24, "leader_shape" = ?25, "leader_btc_address" = ?26, "leader_display_name" = ?27, "leader_agent_id" = ?28, "leader_agent_id_absent" = ?29, "leader_profile_url" = ?30, "leader_assigned_at" = ?31, "leader_last_active_at" = ?32, "website_shape" = ?33, "website_url" = ?34, "website_source" = ?35, "website_discovered_at" = ?36, "goal_history_shape" = ?37, "search_terms_shape" = ?38, "extra_fields" = ?39 WHERE "id" = ?3
 --   DELETE FROM "items" WHERE "id" = ?1
 
@@ -98,6 +100,7 @@ CREATE INDEX "contributors_by_btc_address" ON "contributors" ("btc_address");
 -- Statements the generated code runs on "contributors":
 --   SELECT "item_id", "position", "btc_address", "display_name", "agent_id", "agent_id_absent", "extra_fields" FROM "contributors"
 --   INSERT INTO "contributors" ("item_id", "position", "btc_address", "display_name", "agent_id", "agent_id_absent", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "contributors" SET "btc_address" = ?3, "display_name" = ?4, "agent_id" = ?5, "agent_id_absent" = ?6, "extra_fields" = ?7 WHERE "item_id" = ?1 AND "position" = ?2
 --   DELETE FROM "contributors" WHERE "item_id" = ?1 AND "position" = ?2
 
@@ -122,6 +125,7 @@ CREATE TABLE "deliverables" (
 -- Statements the generated code runs on "deliverables":
 --   SELECT "item_id", "position", "id", "url", "title", "added_by_btc_address", "added_by_display_name", "added_by_agent_id", "added_by_agent_id_absent", "added_at", "extra_fields" FROM "deliverables"
 --   INSERT INTO "deliverables" ("item_id", "position", "id", "url", "title", "added_by_btc_address", "added_by_display_name", "added_by_agent_id", "added_by_agent_id_absent", "added_at", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "deliverables" SET "id" = ?3, "url" = ?4, "title" = ?5, "added_by_btc_address" = ?6, "added_by_display_name" = ?7, "added_by_agent_id" = ?8, "added_by_agent_id_absent" = ?9, "added_at" = ?10, "extra_fields" = ?11 WHERE "item_id" = ?1 AND "position" = ?2
 --   DELETE FROM "deliverables" WHERE "item_id" = ?1 AND "position" = ?2
 
@@ -144,6 +148,7 @@ CREATE TABLE "ratings" (
 -- Statements the generated code runs on "ratings":
 --   SELECT "item_id", "position", "agent_id", "agent_id_absent", "btc_address", "display_name", "score", "review", "rated_at", "extra_fields" FROM "ratings"
 --   INSERT INTO "ratings" ("item_id", "position", "agent_id", "agent_id_absent", "btc_address", "display_name", "score", "review", "rated_at", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "ratings" SET "agent_id" = ?3, "agent_id_absent" = ?4, "btc_address" = ?5, "display_name" = ?6, "score" = ?7, "review" = ?8, "rated_at" = ?9, "extra_fields" = ?10 WHERE "item_id" = ?1 AND "position" = ?2
 --   DELETE FROM "ratings" WHERE "item_id" = ?1 AND "position" = ?2
 
@@ -169,6 +174,7 @@ CREATE TABLE "goals" (
 -- Statements the generated code runs on "goals":
 --   SELECT "item_id", "position", "id", "title", "completed", "added_by_btc_address", "added_by_display_name", "added_by_agent_id", "added_by_agent_id_absent", "added_at", "completed_at", "extra_fields" FROM "goals"
 --   INSERT INTO "goals" ("item_id", "position", "id", "title", "completed", "added_by_btc_address", "added_by_display_name", "added_by_agent_id", "added_by_agent_id_absent", "added_at", "completed_at", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "goals" SET "id" = ?3, "title" = ?4, "completed" = ?5, "added_by_btc_address" = ?6, "added_by_display_name" = ?7, "added_by_agent_id" = ?8, "added_by_agent_id_absent" = ?9, "added_at" = ?10, "completed_at" = ?11, "extra_fields" = ?12 WHERE "item_id" = ?1 AND "position" = ?2
 --   DELETE FROM "goals" WHERE "item_id" = ?1 AND "position" = ?2
 
@@ -193,6 +199,7 @@ CREATE TABLE "goal_history" (
 -- Statements the generated code runs on "goal_history":
 --   SELECT "item_id", "position", "id", "title", "completed", "added_by_btc_address", "added_by_display_name", "added_by_agent_id", "added_by_agent_id_absent", "added_at", "completed_at", "extra_fields" FROM "goal_history"
 --   INSERT INTO "goal_history" ("item_id", "position", "id", "title", "completed", "added_by_btc_address", "added_by_display_name", "added_by_agent_id", "added_by_agent_id_absent", "added_at", "completed_at", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "goal_history" SET "id" = ?3, "title" = ?4, "completed" = ?5, "added_by_btc_address" = ?6, "added_by_display_name" = ?7, "added_by_agent_id" = ?8, "added_by_agent_id_absent" = ?9, "added_at" = ?10, "completed_at" = ?11, "extra_fields" = ?12 WHERE "item_id" = ?1 AND "position" = ?2
 --   DELETE FROM "goal_history" WHERE "item_id" = ?1 AND "position" = ?2
 
@@ -208,6 +215,7 @@ CREATE TABLE "search_terms" (
 -- Statements the generated code runs on "search_terms":
 --   SELECT "item_id", "position", "term" FROM "search_terms"
 --   INSERT INTO "search_terms" ("item_id", "position", "term") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "search_terms" SET "term" = ?3 WHERE "item_id" = ?1 AND "position" = ?2
 --   DELETE FROM "search_terms" WHERE "item_id" = ?1 AND "position" = ?2
 
@@ -226,6 +234,7 @@ CREATE TABLE "event_log" (
 -- Statements the generated code runs on "event_log":
 --   SELECT "kv_key", "version", "extra_fields" FROM "event_log"
 --   INSERT INTO "event_log" ("kv_key", "version", "extra_fields") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "event_log" SET "version" = ?2, "extra_fields" = ?3 WHERE "kv_key" = ?1
 --   DELETE FROM "event_log" WHERE "kv_key" = ?1
 
@@ -256,6 +265,7 @@ CREATE INDEX "events_by_item" ON "events" ("item_id", "timestamp");
 -- Statements the generated code runs on "events":
 --   SELECT "log_key", "position", "id", "event_type", "timestamp", "agent_shape", "agent_btc_address", "agent_display_name", "agent_agent_id", "agent_agent_id_absent", "item_id", "item_title", "data", "extra_fields" FROM "events"
 --   INSERT INTO "events" ("log_key", "position", "id", "event_type", "timestamp", "agent_shape", "agent_btc_address", "agent_display_name", "agent_agent_id", "agent_agent_id_absent", "item_id", "item_title", "data", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "events" SET "log_key" = ?1, "position" = ?2, "event_type" = ?4, "timestamp" = ?5, "agent_shape" = ?6, "agent_btc_address" = ?7, "agent_display_name" = ?8, "agent_agent_id" = ?9, "agent_agent_id_absent" = ?10, "item_id" = ?11, "item_title" = ?12, "data" = ?13, "extra_fields" = ?14 WHERE "id" = ?3
 --   DELETE FROM "events" WHERE "id" = ?1
 --   UPDATE "events" SET "position" = NULL WHERE "id" = ?1
@@ -275,6 +285,7 @@ CREATE TABLE "message_archive_doc" (
 -- Statements the generated code runs on "message_archive_doc":
 --   SELECT "kv_key", "version", "extra_fields" FROM "message_archive_doc"
 --   INSERT INTO "message_archive_doc" ("kv_key", "version", "extra_fields") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "message_archive_doc" SET "version" = ?2, "extra_fields" = ?3 WHERE "kv_key" = ?1
 --   DELETE FROM "message_archive_doc" WHERE "kv_key" = ?1
 
@@ -298,6 +309,7 @@ CREATE TABLE "message_archive" (
 -- Statements the generated code runs on "message_archive":
 --   SELECT "archive_key", "position", "timestamp", "agent_shape", "agent_btc_address", "agent_display_name", "recipient_shape", "recipient_btc_address", "recipient_display_name", "message_preview", "extra_fields" FROM "message_archive"
 --   INSERT INTO "message_archive" ("archive_key", "position", "timestamp", "agent_shape", "agent_btc_address", "agent_display_name", "recipient_shape", "recipient_btc_address", "recipient_display_name", "message_preview", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "message_archive" SET "archive_key" = ?1, "position" = ?2, "agent_shape" = ?4, "agent_btc_address" = ?5, "agent_display_name" = ?6, "recipient_shape" = ?7, "recipient_btc_address" = ?8, "recipient_display_name" = ?9, "message_preview" = ?10, "extra_fields" = ?11 WHERE "timestamp" = ?3
 --   DELETE FROM "message_archive" WHERE "timestamp" = ?1
 --   UPDATE "message_archive" SET "position" = NULL WHERE "timestamp" = ?1
@@ -317,6 +329,7 @@ CREATE TABLE "mention_scan_state" (
 -- Statements the generated code runs on "mention_scan_state":
 --   SELECT "kv_key", "last_scan_at", "extra_fields" FROM "mention_scan_state"
 --   INSERT INTO "mention_scan_state" ("kv_key", "last_scan_at", "extra_fields") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "mention_scan_state" SET "last_scan_at" = ?2, "extra_fields" = ?3 WHERE "kv_key" = ?1
 --   DELETE FROM "mention_scan_state" WHERE "kv_key" = ?1
 
@@ -332,6 +345,7 @@ CREATE TABLE "mention_processed_ids" (
 -- Statements the generated code runs on "mention_processed_ids":
 --   SELECT "scan_key", "position", "processed_id" FROM "mention_processed_ids"
 --   INSERT INTO "mention_processed_ids" ("scan_key", "position", "processed_id") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "mention_processed_ids" SET "processed_id" = ?3 WHERE "scan_key" = ?1 AND "position" = ?2
 --   DELETE FROM "mention_processed_ids" WHERE "scan_key" = ?1 AND "position" = ?2
 
@@ -350,6 +364,7 @@ CREATE TABLE "github_map_doc" (
 -- Statements the generated code runs on "github_map_doc":
 --   SELECT "kv_key", "version", "extra_fields" FROM "github_map_doc"
 --   INSERT INTO "github_map_doc" ("kv_key", "version", "extra_fields") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "github_map_doc" SET "version" = ?2, "extra_fields" = ?3 WHERE "kv_key" = ?1
 --   DELETE FROM "github_map_doc" WHERE "kv_key" = ?1
 
@@ -365,6 +380,7 @@ CREATE TABLE "github_mappings" (
 -- Statements the generated code runs on "github_mappings":
 --   SELECT "map_key", "login", "btc_address" FROM "github_mappings"
 --   INSERT INTO "github_mappings" ("map_key", "login", "btc_address") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "github_mappings" SET "btc_address" = ?3 WHERE "map_key" = ?1 AND "login" = ?2
 --   DELETE FROM "github_mappings" WHERE "map_key" = ?1 AND "login" = ?2
 
@@ -384,6 +400,7 @@ CREATE TABLE "github_scan_doc" (
 -- Statements the generated code runs on "github_scan_doc":
 --   SELECT "kv_key", "version", "website_filter_version", "extra_fields" FROM "github_scan_doc"
 --   INSERT INTO "github_scan_doc" ("kv_key", "version", "website_filter_version", "extra_fields") VALUES (?1, ?2, ?3, ?4)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "github_scan_doc" SET "version" = ?2, "website_filter_version" = ?3, "extra_fields" = ?4 WHERE "kv_key" = ?1
 --   DELETE FROM "github_scan_doc" WHERE "kv_key" = ?1
 
@@ -400,6 +417,7 @@ CREATE TABLE "scan_repos" (
 -- Statements the generated code runs on "scan_repos":
 --   SELECT "scan_key", "repo", "extra_fields" FROM "scan_repos"
 --   INSERT INTO "scan_repos" ("scan_key", "repo", "extra_fields") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "scan_repos" SET "extra_fields" = ?3 WHERE "scan_key" = ?1 AND "repo" = ?2
 --   DELETE FROM "scan_repos" WHERE "scan_key" = ?1 AND "repo" = ?2
 
@@ -417,6 +435,7 @@ CREATE TABLE "scan_state" (
 -- Statements the generated code runs on "scan_state":
 --   SELECT "scan_key", "repo", "scan_type", "last_attempt_at", "fail_count" FROM "scan_state"
 --   INSERT INTO "scan_state" ("scan_key", "repo", "scan_type", "last_attempt_at", "fail_count") VALUES (?1, ?2, ?3, ?4, ?5)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "scan_state" SET "last_attempt_at" = ?4, "fail_count" = ?5 WHERE "scan_key" = ?1 AND "repo" = ?2 AND "scan_type" = ?3
 --   DELETE FROM "scan_state" WHERE "scan_key" = ?1 AND "repo" = ?2 AND "scan_type" = ?3
 
@@ -443,5 +462,6 @@ CREATE INDEX "agent_cache_by_expires_at" ON "agent_cache" ("expires_at");
 -- Statements the generated code runs on "agent_cache":
 --   SELECT "address", "expires_at", "btc_address", "stx_address", "display_name", "description", "description_absent", "agent_id", "agent_id_absent", "extra_fields" FROM "agent_cache"
 --   INSERT INTO "agent_cache" ("address", "expires_at", "btc_address", "stx_address", "display_name", "description", "description_absent", "agent_id", "agent_id_absent", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "agent_cache" SET "expires_at" = ?2, "btc_address" = ?3, "stx_address" = ?4, "display_name" = ?5, "description" = ?6, "description_absent" = ?7, "agent_id" = ?8, "agent_id_absent" = ?9, "extra_fields" = ?10 WHERE "address" = ?1
 --   DELETE FROM "agent_cache" WHERE "address" = ?1

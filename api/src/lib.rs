@@ -2,7 +2,7 @@
 //! Durable Object): what `GET /api/items`, `GET /api/feed` and the agent cache serve.
 
 use kv2sql_generated::{agent_cache, event_log, items_doc};
-use kv2sql_runtime::{Error, Row, SqlExecutor, SqlValue};
+use kv2sql_runtime::{Error, Row, SqlExecutor, SqlRef, SqlValue};
 use serde_json::{json, Value};
 
 /// v1's `deriveStatus`: the status shown for an item, from its `githubData` (§2.3.13).
@@ -108,6 +108,7 @@ pub fn feed_sql(q: &FeedQuery) -> (String, Vec<SqlValue>) {
 pub fn feed(db: &mut dyn SqlExecutor, q: &FeedQuery) -> Result<Value, Error> {
     let (sql, params) = feed_sql(q);
     let mut events = Vec::new();
+    let params: Vec<SqlRef<'_>> = params.iter().map(SqlValue::as_ref).collect();
     for values in db.query(&sql, &params)? {
         let row = event_log::EventsRow::from_row(values)?;
         events.push(row.to_json().map_err(|message| Error::Export { table: "events".into(), message })?);
@@ -122,7 +123,7 @@ pub fn agent_cache_get(db: &mut dyn SqlExecutor, address: &str, now: i64) -> Res
         "{} WHERE \"address\" = ?1 AND (\"expires_at\" IS NULL OR \"expires_at\" > ?2)",
         <agent_cache::AgentCacheRow as Row>::SELECT
     );
-    let rows = db.query(&sql, &[SqlValue::Text(address.to_string()), SqlValue::Integer(now)])?;
+    let rows = db.query(&sql, &[SqlRef::Text(address), SqlRef::Integer(now)])?;
     match rows.into_iter().next() {
         None => Ok(None),
         Some(values) => {

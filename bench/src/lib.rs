@@ -24,13 +24,13 @@ pub fn median(samples: &[Duration]) -> Duration {
     }
 }
 
-/// CPU time this thread has used (`CLOCK_THREAD_CPUTIME_ID`): SQLite runs on the calling
-/// thread, so this is the migration's CPU cost, less sensitive than wall time to other load on
-/// the machine (it leaves out waiting for the disk).
-pub fn thread_cpu_time() -> Duration {
+/// CPU time this process has used, every thread (`CLOCK_PROCESS_CPUTIME_ID`): the migration
+/// extracts on a second thread while the calling one runs SQLite. Less sensitive than wall time
+/// to other load on the machine (it leaves out waiting for the disk and for a core).
+pub fn cpu_time() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid timespec to write to.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     if rc != 0 {
         return Duration::ZERO;
     }
@@ -39,9 +39,9 @@ pub fn thread_cpu_time() -> Duration {
 
 /// Wall and CPU time of `f`.
 pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, Duration) {
-    let (w, c) = (Instant::now(), thread_cpu_time());
+    let (w, c) = (Instant::now(), cpu_time());
     let out = f();
-    (out, w.elapsed(), thread_cpu_time().saturating_sub(c))
+    (out, w.elapsed(), cpu_time().saturating_sub(c))
 }
 
 /// Opens a database file the way `kv2sql` does (`kv2sql_runtime::sqlite::open`), deleting any
@@ -98,7 +98,8 @@ pub fn differing_rows(conn: &Connection, other: &Path) -> rusqlite::Result<Vec<(
     result
 }
 
-/// Where the time of one generated migration goes (fresh database, one transaction).
+/// Where the time of one generated migration goes (fresh database, one transaction), with
+/// extraction and writing run one after the other instead of overlapped.
 #[derive(Debug, Clone, Default)]
 pub struct Breakdown {
     /// `apply_schema`: the CREATE TABLE script.
@@ -109,23 +110,25 @@ pub struct Breakdown {
     /// For reference: `kv2sql_roadmap::v1::upgrade_items` on that whole tree.
     pub upgrade_items: Duration,
     /// Every source's `extract_all`: parsing (element by element for the big arrays), the
-    /// upgrade hook, checks and row structs.
+    /// upgrade hook, checks and row structs, in chunks.
     pub extract: Duration,
-    /// Every source's `plan`: reading stored rows and diffing.
-    pub plan: Duration,
-    /// `upsert` and `remove`: binding and executing the INSERTs.
+    /// Every source's `Writer::load`: reading the stored rows.
+    pub load: Duration,
+    /// `Writer::write` of every chunk: comparing, binding and executing the INSERTs.
     pub write: Duration,
+    /// `Writer::retire` and `Writer::remove`: rows the sources no longer have.
+    pub remove: Duration,
     pub commit: Duration,
 }
 
 impl Breakdown {
     pub fn total(&self) -> Duration {
-        self.schema + self.extract + self.plan + self.write + self.commit
+        self.schema + self.extract + self.load + self.write + self.remove + self.commit
     }
 }
 
-/// Runs the generated migration phase by phase (the steps of `kv2sql_generated::migrate`,
-/// called through the generated modules' public API) and times each phase.
+/// Runs the generated migration phase by phase through the generated modules' public API (the
+/// steps `kv2sql_generated::migrate` overlaps, one after the other) and times each phase.
 pub fn breakdown(conn: &mut Connection, kv: &KvSnapshot) -> Result<Breakdown, String> {
     use generated::{
         agent_cache, event_log, github_map_doc, github_scan_doc, items_doc, mention_scan_state, message_archive_doc,
@@ -142,6 +145,18 @@ pub fn breakdown(conn: &mut Connection, kv: &KvSnapshot) -> Result<Breakdown, St
         b.upgrade_items = t.elapsed();
         drop(v);
     }
+    /// Every chunk of one source.
+    fn chunks<R>(
+        kv: &KvSnapshot,
+        extract: fn(&KvSnapshot, &mut dyn FnMut(R) -> Result<(), kv2sql_runtime::Error>) -> Result<kv2sql_runtime::SourceReport, kv2sql_runtime::Error>,
+    ) -> Result<Vec<R>, kv2sql_runtime::Error> {
+        let mut out = Vec::new();
+        extract(kv, &mut |rows| {
+            out.push(rows);
+            Ok(())
+        })?;
+        Ok(out)
+    }
     let tx = conn.transaction().map_err(|e| e.to_string())?;
     {
         let mut db = Sqlite::new(&tx);
@@ -150,48 +165,65 @@ pub fn breakdown(conn: &mut Connection, kv: &KvSnapshot) -> Result<Breakdown, St
         b.schema = t.elapsed();
 
         let t = Instant::now();
-        let mut r1 = items_doc::Rows::default();
-        items_doc::extract_all(kv, &mut r1).map_err(e)?;
-        let mut r2 = event_log::Rows::default();
-        event_log::extract_all(kv, &mut r2).map_err(e)?;
-        let mut r3 = message_archive_doc::Rows::default();
-        message_archive_doc::extract_all(kv, &mut r3).map_err(e)?;
-        let mut r4 = mention_scan_state::Rows::default();
-        mention_scan_state::extract_all(kv, &mut r4).map_err(e)?;
-        let mut r5 = github_map_doc::Rows::default();
-        github_map_doc::extract_all(kv, &mut r5).map_err(e)?;
-        let mut r6 = github_scan_doc::Rows::default();
-        github_scan_doc::extract_all(kv, &mut r6).map_err(e)?;
-        let mut r7 = agent_cache::Rows::default();
-        agent_cache::extract_all(kv, &mut r7).map_err(e)?;
+        let c1 = chunks(kv, items_doc::extract_all).map_err(e)?;
+        let c2 = chunks(kv, event_log::extract_all).map_err(e)?;
+        let c3 = chunks(kv, message_archive_doc::extract_all).map_err(e)?;
+        let c4 = chunks(kv, mention_scan_state::extract_all).map_err(e)?;
+        let c5 = chunks(kv, github_map_doc::extract_all).map_err(e)?;
+        let c6 = chunks(kv, github_scan_doc::extract_all).map_err(e)?;
+        let c7 = chunks(kv, agent_cache::extract_all).map_err(e)?;
         b.extract = t.elapsed();
 
         let t = Instant::now();
-        let p1 = items_doc::plan(&mut db, r1).map_err(e)?;
-        let p2 = event_log::plan(&mut db, r2).map_err(e)?;
-        let p3 = message_archive_doc::plan(&mut db, r3).map_err(e)?;
-        let p4 = mention_scan_state::plan(&mut db, r4).map_err(e)?;
-        let p5 = github_map_doc::plan(&mut db, r5).map_err(e)?;
-        let p6 = github_scan_doc::plan(&mut db, r6).map_err(e)?;
-        let p7 = agent_cache::plan(&mut db, r7).map_err(e)?;
-        b.plan = t.elapsed();
+        let mut w1 = items_doc::Writer::load(&mut db).map_err(e)?;
+        let mut w2 = event_log::Writer::load(&mut db).map_err(e)?;
+        let mut w3 = message_archive_doc::Writer::load(&mut db).map_err(e)?;
+        let mut w4 = mention_scan_state::Writer::load(&mut db).map_err(e)?;
+        let mut w5 = github_map_doc::Writer::load(&mut db).map_err(e)?;
+        let mut w6 = github_scan_doc::Writer::load(&mut db).map_err(e)?;
+        let mut w7 = agent_cache::Writer::load(&mut db).map_err(e)?;
+        b.load = t.elapsed();
 
         let t = Instant::now();
-        p1.upsert(&mut db).map_err(e)?;
-        p2.upsert(&mut db).map_err(e)?;
-        p3.upsert(&mut db).map_err(e)?;
-        p4.upsert(&mut db).map_err(e)?;
-        p5.upsert(&mut db).map_err(e)?;
-        p6.upsert(&mut db).map_err(e)?;
-        p7.upsert(&mut db).map_err(e)?;
-        p7.remove(&mut db).map_err(e)?;
-        p6.remove(&mut db).map_err(e)?;
-        p5.remove(&mut db).map_err(e)?;
-        p4.remove(&mut db).map_err(e)?;
-        p3.remove(&mut db).map_err(e)?;
-        p2.remove(&mut db).map_err(e)?;
-        p1.remove(&mut db).map_err(e)?;
+        for c in c1 {
+            w1.write(&mut db, c, false).map_err(e)?;
+        }
+        for c in c2 {
+            w2.write(&mut db, c, false).map_err(e)?;
+        }
+        for c in c3 {
+            w3.write(&mut db, c, false).map_err(e)?;
+        }
+        for c in c4 {
+            w4.write(&mut db, c, false).map_err(e)?;
+        }
+        for c in c5 {
+            w5.write(&mut db, c, false).map_err(e)?;
+        }
+        for c in c6 {
+            w6.write(&mut db, c, false).map_err(e)?;
+        }
+        for c in c7 {
+            w7.write(&mut db, c, false).map_err(e)?;
+        }
         b.write = t.elapsed();
+
+        let t = Instant::now();
+        w1.retire(&mut db, false).map_err(e)?;
+        w2.retire(&mut db, false).map_err(e)?;
+        w3.retire(&mut db, false).map_err(e)?;
+        w4.retire(&mut db, false).map_err(e)?;
+        w5.retire(&mut db, false).map_err(e)?;
+        w6.retire(&mut db, false).map_err(e)?;
+        w7.retire(&mut db, false).map_err(e)?;
+        w7.remove(&mut db, false).map_err(e)?;
+        w6.remove(&mut db, false).map_err(e)?;
+        w5.remove(&mut db, false).map_err(e)?;
+        w4.remove(&mut db, false).map_err(e)?;
+        w3.remove(&mut db, false).map_err(e)?;
+        w2.remove(&mut db, false).map_err(e)?;
+        w1.remove(&mut db, false).map_err(e)?;
+        b.remove = t.elapsed();
     }
     let t = Instant::now();
     tx.commit().map_err(|e| e.to_string())?;

@@ -11,6 +11,8 @@ use kv2sql_runtime::sqlite::{self, Sqlite};
 use kv2sql_runtime::{Error, KvSnapshot, Report};
 use rusqlite::Connection;
 
+pub use generated::MigrateOptions;
+
 /// Seconds since the Unix epoch (turns `expiration_ttl` into an expiration).
 pub fn now_unix() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
@@ -35,10 +37,10 @@ fn db_err(e: rusqlite::Error) -> Error {
 }
 
 /// Migrates a snapshot into the database in one transaction: the schema is created or
-/// upgraded, every value is checked before anything is written, and any error rolls the whole
-/// run back. A dry run rolls back even on success.
+/// upgraded, every value is checked as it is extracted, and any error rolls the whole run back
+/// (nothing is written). A dry run rolls back even on success.
 pub fn migrate(conn: &mut Connection, kv: &KvSnapshot, dry_run: bool) -> Result<Report, Error> {
-    migrate_with_progress(conn, kv, dry_run, None)
+    migrate_with(conn, kv, &MigrateOptions { dry_run, ..Default::default() })
 }
 
 /// [`migrate`], calling `progress(done, total, step)` as each step starts.
@@ -48,13 +50,18 @@ pub fn migrate_with_progress(
     dry_run: bool,
     progress: Option<fn(usize, usize, &str)>,
 ) -> Result<Report, Error> {
+    migrate_with(conn, kv, &MigrateOptions { dry_run, progress, ..Default::default() })
+}
+
+/// [`migrate`] with every option of the generated migration.
+pub fn migrate_with(conn: &mut Connection, kv: &KvSnapshot, opts: &MigrateOptions) -> Result<Report, Error> {
     let before = conn.total_changes();
     let tx = conn.transaction().map_err(db_err)?;
     let mut report = {
         let mut db = Sqlite::new(&tx);
-        generated::migrate(&mut db, kv, &generated::MigrateOptions { dry_run, progress })?
+        generated::migrate(&mut db, kv, opts)?
     };
-    if dry_run {
+    if opts.dry_run {
         tx.rollback().map_err(db_err)?;
         report.rows_written = Some(0);
     } else {

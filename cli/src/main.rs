@@ -37,6 +37,10 @@ enum Command {
         /// Report what would change, write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Extract and write on one thread (by default a second thread extracts rows while
+        /// the first writes them).
+        #[arg(long)]
+        single_thread: bool,
     },
     /// Rebuild the v1 KV values from the database, as a bulk dump.
     Export {
@@ -131,7 +135,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let format = cli.format;
     match cli.command {
-        Command::Migrate { kv, db, dry_run } => {
+        Command::Migrate { kv, db, dry_run, single_thread } => {
             progress(&format!("reading {}", kv.display()));
             let snap = match kv2sql::read_dump(&kv) {
                 Ok(s) => s,
@@ -142,7 +146,8 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(format, &e),
             };
-            match kv2sql::migrate_with_progress(&mut conn, &snap, dry_run, Some(progress_bar)) {
+            let opts = kv2sql::MigrateOptions { dry_run, progress: Some(progress_bar), single_thread };
+            match kv2sql::migrate_with(&mut conn, &snap, &opts) {
                 Ok(report) => {
                     progress_done();
                     match format {

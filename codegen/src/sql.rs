@@ -21,7 +21,12 @@ pub fn select_sql(t: &Table) -> String {
 
 pub fn insert_sql(t: &Table) -> String {
     let params: Vec<String> = (1..=t.columns.len()).map(|i| format!("?{i}")).collect();
-    format!("INSERT INTO {} ({}) VALUES ({})", q(&t.name), cols(t, &all(t)), params.join(", "))
+    format!("{} VALUES ({})", insert_into_sql(t), params.join(", "))
+}
+
+/// `INSERT INTO t (columns)`, to which the runtime adds the VALUES of several rows.
+pub fn insert_into_sql(t: &Table) -> String {
+    format!("INSERT INTO {} ({})", q(&t.name), cols(t, &all(t)))
 }
 
 fn key_where(t: &Table, numbered_by_column: bool) -> String {

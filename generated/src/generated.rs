@@ -5,6 +5,7 @@
  `cargo build`.*/
 #![allow(
     clippy::too_many_lines,
+    clippy::needless_update,
     clippy::needless_borrow,
     clippy::redundant_clone,
     clippy::let_and_return,
@@ -58,6 +59,9 @@ pub struct MigrateOptions {
     pub dry_run: bool,
     /// Called as each step starts: (steps done, steps in all, what).
     pub progress: Option<fn(usize, usize, &str)>,
+    /// Extract and write on the calling thread only. By default a second thread
+    /// extracts while the calling thread writes (on `wasm32` there is only one thread).
+    pub single_thread: bool,
 }
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
@@ -66,8 +70,18 @@ impl MigrateOptions {
         }
     }
 }
-/// Steps a migration reports: extract, plan and write each source.
-const STEPS: usize = 3 * KV_SOURCES.len();
+/// Steps a migration reports: each source, then the rows sources no longer have.
+const STEPS: usize = KV_SOURCES.len() + 1;
+/// Rows extracted from one source, on their way to its writer.
+enum Chunk {
+    ItemsDoc(items_doc::Rows),
+    EventLog(event_log::Rows),
+    MessageArchiveDoc(message_archive_doc::Rows),
+    MentionScanState(mention_scan_state::Rows),
+    GithubMapDoc(github_map_doc::Rows),
+    GithubScanDoc(github_scan_doc::Rows),
+    AgentCache(agent_cache::Rows),
+}
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
@@ -76,128 +90,213 @@ pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
-/// Migrates every mapped KV value into the tables. Every value is parsed, upgraded and
-/// checked before anything is written; rows are then compared with the stored ones and
-/// only the difference is written. Run it inside a transaction.
+/// Migrates every mapped KV value into the tables: each source's rows are extracted in
+/// chunks (parsed, upgraded and checked), compared with the stored rows and only the
+/// difference is written. Run it inside a transaction: on any error, roll it back and
+/// nothing is written.
 pub fn migrate(
     db: &mut dyn SqlExecutor,
     kv: &KvSnapshot,
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let mut done = 0;
-    opts.step(done, concat!("reading ", "roadmap:items"));
-    done += 1;
-    let mut items_doc_rows = items_doc::Rows::default();
-    let items_doc_source = items_doc::extract_all(kv, &mut items_doc_rows)?;
-    opts.step(done, concat!("reading ", "roadmap:events"));
-    done += 1;
-    let mut event_log_rows = event_log::Rows::default();
-    let event_log_source = event_log::extract_all(kv, &mut event_log_rows)?;
-    opts.step(done, concat!("reading ", "roadmap:message-archive"));
-    done += 1;
-    let mut message_archive_doc_rows = message_archive_doc::Rows::default();
-    let message_archive_doc_source = message_archive_doc::extract_all(
-        kv,
-        &mut message_archive_doc_rows,
+    let dry_run = opts.dry_run;
+    let mut items_doc_writer: Option<items_doc::Writer> = None;
+    let mut event_log_writer: Option<event_log::Writer> = None;
+    let mut message_archive_doc_writer: Option<message_archive_doc::Writer> = None;
+    let mut mention_scan_state_writer: Option<mention_scan_state::Writer> = None;
+    let mut github_map_doc_writer: Option<github_map_doc::Writer> = None;
+    let mut github_scan_doc_writer: Option<github_scan_doc::Writer> = None;
+    let mut agent_cache_writer: Option<agent_cache::Writer> = None;
+    let sources = rt::pipeline::run(
+        !opts.single_thread,
+        |
+            sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
+        | -> Result<Vec<rt::SourceReport>, Error> {
+            let mut reports = Vec::new();
+            reports
+                .push(
+                    items_doc::extract_all(kv, &mut |rows| sink(Chunk::ItemsDoc(rows)))?,
+                );
+            reports
+                .push(
+                    event_log::extract_all(kv, &mut |rows| sink(Chunk::EventLog(rows)))?,
+                );
+            reports
+                .push(
+                    message_archive_doc::extract_all(
+                        kv,
+                        &mut |rows| sink(Chunk::MessageArchiveDoc(rows)),
+                    )?,
+                );
+            reports
+                .push(
+                    mention_scan_state::extract_all(
+                        kv,
+                        &mut |rows| sink(Chunk::MentionScanState(rows)),
+                    )?,
+                );
+            reports
+                .push(
+                    github_map_doc::extract_all(
+                        kv,
+                        &mut |rows| sink(Chunk::GithubMapDoc(rows)),
+                    )?,
+                );
+            reports
+                .push(
+                    github_scan_doc::extract_all(
+                        kv,
+                        &mut |rows| sink(Chunk::GithubScanDoc(rows)),
+                    )?,
+                );
+            reports
+                .push(
+                    agent_cache::extract_all(
+                        kv,
+                        &mut |rows| sink(Chunk::AgentCache(rows)),
+                    )?,
+                );
+            Ok(reports)
+        },
+        |chunk| match chunk {
+            Chunk::ItemsDoc(rows) => {
+                let writer = match &mut items_doc_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(0usize, concat!("migrating ", "roadmap:items"));
+                        items_doc_writer.insert(items_doc::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+            Chunk::EventLog(rows) => {
+                let writer = match &mut event_log_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(1usize, concat!("migrating ", "roadmap:events"));
+                        event_log_writer.insert(event_log::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+            Chunk::MessageArchiveDoc(rows) => {
+                let writer = match &mut message_archive_doc_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(
+                            2usize,
+                            concat!("migrating ", "roadmap:message-archive"),
+                        );
+                        message_archive_doc_writer
+                            .insert(message_archive_doc::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+            Chunk::MentionScanState(rows) => {
+                let writer = match &mut mention_scan_state_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(3usize, concat!("migrating ", "roadmap:mention-scan"));
+                        mention_scan_state_writer
+                            .insert(mention_scan_state::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+            Chunk::GithubMapDoc(rows) => {
+                let writer = match &mut github_map_doc_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(4usize, concat!("migrating ", "roadmap:github-map"));
+                        github_map_doc_writer.insert(github_map_doc::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+            Chunk::GithubScanDoc(rows) => {
+                let writer = match &mut github_scan_doc_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(5usize, concat!("migrating ", "roadmap:github-scan"));
+                        github_scan_doc_writer.insert(github_scan_doc::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+            Chunk::AgentCache(rows) => {
+                let writer = match &mut agent_cache_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(
+                            6usize,
+                            concat!("migrating ", "roadmap:agent-cache:{address}"),
+                        );
+                        agent_cache_writer.insert(agent_cache::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+        },
     )?;
-    opts.step(done, concat!("reading ", "roadmap:mention-scan"));
-    done += 1;
-    let mut mention_scan_state_rows = mention_scan_state::Rows::default();
-    let mention_scan_state_source = mention_scan_state::extract_all(
-        kv,
-        &mut mention_scan_state_rows,
-    )?;
-    opts.step(done, concat!("reading ", "roadmap:github-map"));
-    done += 1;
-    let mut github_map_doc_rows = github_map_doc::Rows::default();
-    let github_map_doc_source = github_map_doc::extract_all(
-        kv,
-        &mut github_map_doc_rows,
-    )?;
-    opts.step(done, concat!("reading ", "roadmap:github-scan"));
-    done += 1;
-    let mut github_scan_doc_rows = github_scan_doc::Rows::default();
-    let github_scan_doc_source = github_scan_doc::extract_all(
-        kv,
-        &mut github_scan_doc_rows,
-    )?;
-    opts.step(done, concat!("reading ", "roadmap:agent-cache:{address}"));
-    done += 1;
-    let mut agent_cache_rows = agent_cache::Rows::default();
-    let agent_cache_source = agent_cache::extract_all(kv, &mut agent_cache_rows)?;
-    opts.step(done, concat!("comparing ", "roadmap:items"));
-    done += 1;
-    let items_doc_plan = items_doc::plan(db, items_doc_rows)?;
-    opts.step(done, concat!("comparing ", "roadmap:events"));
-    done += 1;
-    let event_log_plan = event_log::plan(db, event_log_rows)?;
-    opts.step(done, concat!("comparing ", "roadmap:message-archive"));
-    done += 1;
-    let message_archive_doc_plan = message_archive_doc::plan(
-        db,
-        message_archive_doc_rows,
-    )?;
-    opts.step(done, concat!("comparing ", "roadmap:mention-scan"));
-    done += 1;
-    let mention_scan_state_plan = mention_scan_state::plan(db, mention_scan_state_rows)?;
-    opts.step(done, concat!("comparing ", "roadmap:github-map"));
-    done += 1;
-    let github_map_doc_plan = github_map_doc::plan(db, github_map_doc_rows)?;
-    opts.step(done, concat!("comparing ", "roadmap:github-scan"));
-    done += 1;
-    let github_scan_doc_plan = github_scan_doc::plan(db, github_scan_doc_rows)?;
-    opts.step(done, concat!("comparing ", "roadmap:agent-cache:{address}"));
-    done += 1;
-    let agent_cache_plan = agent_cache::plan(db, agent_cache_rows)?;
-    if !opts.dry_run {
-        opts.step(done, concat!("writing ", "roadmap:items"));
-        done += 1;
-        items_doc_plan.upsert(db)?;
-        opts.step(done, concat!("writing ", "roadmap:events"));
-        done += 1;
-        event_log_plan.upsert(db)?;
-        opts.step(done, concat!("writing ", "roadmap:message-archive"));
-        done += 1;
-        message_archive_doc_plan.upsert(db)?;
-        opts.step(done, concat!("writing ", "roadmap:mention-scan"));
-        done += 1;
-        mention_scan_state_plan.upsert(db)?;
-        opts.step(done, concat!("writing ", "roadmap:github-map"));
-        done += 1;
-        github_map_doc_plan.upsert(db)?;
-        opts.step(done, concat!("writing ", "roadmap:github-scan"));
-        done += 1;
-        github_scan_doc_plan.upsert(db)?;
-        opts.step(done, concat!("writing ", "roadmap:agent-cache:{address}"));
-        done += 1;
-        agent_cache_plan.upsert(db)?;
-        agent_cache_plan.remove(db)?;
-        github_scan_doc_plan.remove(db)?;
-        github_map_doc_plan.remove(db)?;
-        mention_scan_state_plan.remove(db)?;
-        message_archive_doc_plan.remove(db)?;
-        event_log_plan.remove(db)?;
-        items_doc_plan.remove(db)?;
-    }
+    let mut items_doc_writer = match items_doc_writer {
+        Some(w) => w,
+        None => items_doc::Writer::load(db)?,
+    };
+    let mut event_log_writer = match event_log_writer {
+        Some(w) => w,
+        None => event_log::Writer::load(db)?,
+    };
+    let mut message_archive_doc_writer = match message_archive_doc_writer {
+        Some(w) => w,
+        None => message_archive_doc::Writer::load(db)?,
+    };
+    let mut mention_scan_state_writer = match mention_scan_state_writer {
+        Some(w) => w,
+        None => mention_scan_state::Writer::load(db)?,
+    };
+    let mut github_map_doc_writer = match github_map_doc_writer {
+        Some(w) => w,
+        None => github_map_doc::Writer::load(db)?,
+    };
+    let mut github_scan_doc_writer = match github_scan_doc_writer {
+        Some(w) => w,
+        None => github_scan_doc::Writer::load(db)?,
+    };
+    let mut agent_cache_writer = match agent_cache_writer {
+        Some(w) => w,
+        None => agent_cache::Writer::load(db)?,
+    };
+    opts.step(STEPS - 1, "rows the sources no longer have");
+    items_doc_writer.retire(db, dry_run)?;
+    event_log_writer.retire(db, dry_run)?;
+    message_archive_doc_writer.retire(db, dry_run)?;
+    mention_scan_state_writer.retire(db, dry_run)?;
+    github_map_doc_writer.retire(db, dry_run)?;
+    github_scan_doc_writer.retire(db, dry_run)?;
+    agent_cache_writer.retire(db, dry_run)?;
+    agent_cache_writer.remove(db, dry_run)?;
+    github_scan_doc_writer.remove(db, dry_run)?;
+    github_map_doc_writer.remove(db, dry_run)?;
+    mention_scan_state_writer.remove(db, dry_run)?;
+    message_archive_doc_writer.remove(db, dry_run)?;
+    event_log_writer.remove(db, dry_run)?;
+    items_doc_writer.remove(db, dry_run)?;
     opts.step(STEPS, "done");
     let mut tables = Vec::new();
-    tables.extend(items_doc_plan.reports());
-    tables.extend(event_log_plan.reports());
-    tables.extend(message_archive_doc_plan.reports());
-    tables.extend(mention_scan_state_plan.reports());
-    tables.extend(github_map_doc_plan.reports());
-    tables.extend(github_scan_doc_plan.reports());
-    tables.extend(agent_cache_plan.reports());
+    tables.extend(items_doc_writer.reports());
+    tables.extend(event_log_writer.reports());
+    tables.extend(message_archive_doc_writer.reports());
+    tables.extend(mention_scan_state_writer.reports());
+    tables.extend(github_map_doc_writer.reports());
+    tables.extend(github_scan_doc_writer.reports());
+    tables.extend(agent_cache_writer.reports());
     Ok(Report {
-        dry_run: opts.dry_run,
+        dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
-        sources: vec![
-            items_doc_source, event_log_source, message_archive_doc_source,
-            mention_scan_state_source, github_map_doc_source, github_scan_doc_source,
-            agent_cache_source
-        ],
+        sources,
         unmapped_keys: kv
             .entries()
             .iter()
@@ -239,9 +338,10 @@ pub mod items_doc {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /** Table `items_doc`: one row per KV value of `roadmap:items`.
@@ -265,16 +365,18 @@ pub mod items_doc {
         const TABLE: &'static str = "items_doc";
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"write_version\", \"updated_at\", \"extra_fields\" FROM \"items_doc\"";
         const INSERT: &'static str = "INSERT INTO \"items_doc\" (\"kv_key\", \"version\", \"write_version\", \"updated_at\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"items_doc\" (\"kv_key\", \"version\", \"write_version\", \"updated_at\", \"extra_fields\")";
+        const COLUMNS: usize = 5usize;
         const UPDATE: &'static str = "UPDATE \"items_doc\" SET \"version\" = ?2, \"write_version\" = ?3, \"updated_at\" = ?4, \"extra_fields\" = ?5 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"items_doc\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.version.to_sql(), self.write_version.to_sql(),
                 self.updated_at.to_sql(), self.extra_fields.to_sql()
@@ -398,16 +500,18 @@ pub mod items_doc {
         const TABLE: &'static str = "items";
         const SELECT: &'static str = "SELECT \"doc_key\", \"position\", \"id\", \"title\", \"description\", \"github_url\", \"github_data\", \"founder_display_name\", \"founder_btc_address\", \"founder_agent_id\", \"founder_agent_id_absent\", \"founder_profile_url\", \"status\", \"created_at\", \"updated_at\", \"claimed_by_shape\", \"claimed_by_btc_address\", \"claimed_by_display_name\", \"claimed_by_agent_id\", \"claimed_by_agent_id_absent\", \"claimed_by_claimed_at\", \"reputation_average\", \"reputation_count\", \"mentions_count\", \"leader_shape\", \"leader_btc_address\", \"leader_display_name\", \"leader_agent_id\", \"leader_agent_id_absent\", \"leader_profile_url\", \"leader_assigned_at\", \"leader_last_active_at\", \"website_shape\", \"website_url\", \"website_source\", \"website_discovered_at\", \"goal_history_shape\", \"search_terms_shape\", \"extra_fields\" FROM \"items\"";
         const INSERT: &'static str = "INSERT INTO \"items\" (\"doc_key\", \"position\", \"id\", \"title\", \"description\", \"github_url\", \"github_data\", \"founder_display_name\", \"founder_btc_address\", \"founder_agent_id\", \"founder_agent_id_absent\", \"founder_profile_url\", \"status\", \"created_at\", \"updated_at\", \"claimed_by_shape\", \"claimed_by_btc_address\", \"claimed_by_display_name\", \"claimed_by_agent_id\", \"claimed_by_agent_id_absent\", \"claimed_by_claimed_at\", \"reputation_average\", \"reputation_count\", \"mentions_count\", \"leader_shape\", \"leader_btc_address\", \"leader_display_name\", \"leader_agent_id\", \"leader_agent_id_absent\", \"leader_profile_url\", \"leader_assigned_at\", \"leader_last_active_at\", \"website_shape\", \"website_url\", \"website_source\", \"website_discovered_at\", \"goal_history_shape\", \"search_terms_shape\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"items\" (\"doc_key\", \"position\", \"id\", \"title\", \"description\", \"github_url\", \"github_data\", \"founder_display_name\", \"founder_btc_address\", \"founder_agent_id\", \"founder_agent_id_absent\", \"founder_profile_url\", \"status\", \"created_at\", \"updated_at\", \"claimed_by_shape\", \"claimed_by_btc_address\", \"claimed_by_display_name\", \"claimed_by_agent_id\", \"claimed_by_agent_id_absent\", \"claimed_by_claimed_at\", \"reputation_average\", \"reputation_count\", \"mentions_count\", \"leader_shape\", \"leader_btc_address\", \"leader_display_name\", \"leader_agent_id\", \"leader_agent_id_absent\", \"leader_profile_url\", \"leader_assigned_at\", \"leader_last_active_at\", \"website_shape\", \"website_url\", \"website_source\", \"website_discovered_at\", \"goal_history_shape\", \"search_terms_shape\", \"extra_fields\")";
+        const COLUMNS: usize = 39usize;
         const UPDATE: &'static str = "UPDATE \"items\" SET \"doc_key\" = ?1, \"position\" = ?2, \"title\" = ?4, \"description\" = ?5, \"github_url\" = ?6, \"github_data\" = ?7, \"founder_display_name\" = ?8, \"founder_btc_address\" = ?9, \"founder_agent_id\" = ?10, \"founder_agent_id_absent\" = ?11, \"founder_profile_url\" = ?12, \"status\" = ?13, \"created_at\" = ?14, \"updated_at\" = ?15, \"claimed_by_shape\" = ?16, \"claimed_by_btc_address\" = ?17, \"claimed_by_display_name\" = ?18, \"claimed_by_agent_id\" = ?19, \"claimed_by_agent_id_absent\" = ?20, \"claimed_by_claimed_at\" = ?21, \"reputation_average\" = ?22, \"reputation_count\" = ?23, \"mentions_count\" = ?24, \"leader_shape\" = ?25, \"leader_btc_address\" = ?26, \"leader_display_name\" = ?27, \"leader_agent_id\" = ?28, \"leader_agent_id_absent\" = ?29, \"leader_profile_url\" = ?30, \"leader_assigned_at\" = ?31, \"leader_last_active_at\" = ?32, \"website_shape\" = ?33, \"website_url\" = ?34, \"website_source\" = ?35, \"website_discovered_at\" = ?36, \"goal_history_shape\" = ?37, \"search_terms_shape\" = ?38, \"extra_fields\" = ?39 WHERE \"id\" = ?3";
         const DELETE: &'static str = "DELETE FROM \"items\" WHERE \"id\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.id.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.id.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.doc_key.to_sql(), self.position.to_sql(), self.id.to_sql(), self
                 .title.to_sql(), self.description.to_sql(), self.github_url.to_sql(),
@@ -614,16 +718,18 @@ pub mod items_doc {
         const TABLE: &'static str = "contributors";
         const SELECT: &'static str = "SELECT \"item_id\", \"position\", \"btc_address\", \"display_name\", \"agent_id\", \"agent_id_absent\", \"extra_fields\" FROM \"contributors\"";
         const INSERT: &'static str = "INSERT INTO \"contributors\" (\"item_id\", \"position\", \"btc_address\", \"display_name\", \"agent_id\", \"agent_id_absent\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"contributors\" (\"item_id\", \"position\", \"btc_address\", \"display_name\", \"agent_id\", \"agent_id_absent\", \"extra_fields\")";
+        const COLUMNS: usize = 7usize;
         const UPDATE: &'static str = "UPDATE \"contributors\" SET \"btc_address\" = ?3, \"display_name\" = ?4, \"agent_id\" = ?5, \"agent_id_absent\" = ?6, \"extra_fields\" = ?7 WHERE \"item_id\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"contributors\" WHERE \"item_id\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.item_id.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.item_id.to_sql(), self.position.to_sql(), self.btc_address.to_sql(),
                 self.display_name.to_sql(), self.agent_id.to_sql(), self.agent_id_absent
@@ -700,16 +806,18 @@ pub mod items_doc {
         const TABLE: &'static str = "deliverables";
         const SELECT: &'static str = "SELECT \"item_id\", \"position\", \"id\", \"url\", \"title\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"extra_fields\" FROM \"deliverables\"";
         const INSERT: &'static str = "INSERT INTO \"deliverables\" (\"item_id\", \"position\", \"id\", \"url\", \"title\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"deliverables\" (\"item_id\", \"position\", \"id\", \"url\", \"title\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"extra_fields\")";
+        const COLUMNS: usize = 11usize;
         const UPDATE: &'static str = "UPDATE \"deliverables\" SET \"id\" = ?3, \"url\" = ?4, \"title\" = ?5, \"added_by_btc_address\" = ?6, \"added_by_display_name\" = ?7, \"added_by_agent_id\" = ?8, \"added_by_agent_id_absent\" = ?9, \"added_at\" = ?10, \"extra_fields\" = ?11 WHERE \"item_id\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"deliverables\" WHERE \"item_id\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.item_id.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.item_id.to_sql(), self.position.to_sql(), self.id.to_sql(), self.url
                 .to_sql(), self.title.to_sql(), self.added_by_btc_address.to_sql(), self
@@ -794,16 +902,18 @@ pub mod items_doc {
         const TABLE: &'static str = "ratings";
         const SELECT: &'static str = "SELECT \"item_id\", \"position\", \"agent_id\", \"agent_id_absent\", \"btc_address\", \"display_name\", \"score\", \"review\", \"rated_at\", \"extra_fields\" FROM \"ratings\"";
         const INSERT: &'static str = "INSERT INTO \"ratings\" (\"item_id\", \"position\", \"agent_id\", \"agent_id_absent\", \"btc_address\", \"display_name\", \"score\", \"review\", \"rated_at\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"ratings\" (\"item_id\", \"position\", \"agent_id\", \"agent_id_absent\", \"btc_address\", \"display_name\", \"score\", \"review\", \"rated_at\", \"extra_fields\")";
+        const COLUMNS: usize = 10usize;
         const UPDATE: &'static str = "UPDATE \"ratings\" SET \"agent_id\" = ?3, \"agent_id_absent\" = ?4, \"btc_address\" = ?5, \"display_name\" = ?6, \"score\" = ?7, \"review\" = ?8, \"rated_at\" = ?9, \"extra_fields\" = ?10 WHERE \"item_id\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"ratings\" WHERE \"item_id\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.item_id.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.item_id.to_sql(), self.position.to_sql(), self.agent_id.to_sql(),
                 self.agent_id_absent.to_sql(), self.btc_address.to_sql(), self
@@ -895,16 +1005,18 @@ pub mod items_doc {
         const TABLE: &'static str = "goals";
         const SELECT: &'static str = "SELECT \"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\" FROM \"goals\"";
         const INSERT: &'static str = "INSERT INTO \"goals\" (\"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"goals\" (\"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\")";
+        const COLUMNS: usize = 12usize;
         const UPDATE: &'static str = "UPDATE \"goals\" SET \"id\" = ?3, \"title\" = ?4, \"completed\" = ?5, \"added_by_btc_address\" = ?6, \"added_by_display_name\" = ?7, \"added_by_agent_id\" = ?8, \"added_by_agent_id_absent\" = ?9, \"added_at\" = ?10, \"completed_at\" = ?11, \"extra_fields\" = ?12 WHERE \"item_id\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"goals\" WHERE \"item_id\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.item_id.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.item_id.to_sql(), self.position.to_sql(), self.id.to_sql(), self
                 .title.to_sql(), self.completed.to_sql(), self.added_by_btc_address
@@ -1000,16 +1112,18 @@ pub mod items_doc {
         const TABLE: &'static str = "goal_history";
         const SELECT: &'static str = "SELECT \"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\" FROM \"goal_history\"";
         const INSERT: &'static str = "INSERT INTO \"goal_history\" (\"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"goal_history\" (\"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\")";
+        const COLUMNS: usize = 12usize;
         const UPDATE: &'static str = "UPDATE \"goal_history\" SET \"id\" = ?3, \"title\" = ?4, \"completed\" = ?5, \"added_by_btc_address\" = ?6, \"added_by_display_name\" = ?7, \"added_by_agent_id\" = ?8, \"added_by_agent_id_absent\" = ?9, \"added_at\" = ?10, \"completed_at\" = ?11, \"extra_fields\" = ?12 WHERE \"item_id\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"goal_history\" WHERE \"item_id\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.item_id.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.item_id.to_sql(), self.position.to_sql(), self.id.to_sql(), self
                 .title.to_sql(), self.completed.to_sql(), self.added_by_btc_address
@@ -1087,16 +1201,18 @@ pub mod items_doc {
         const TABLE: &'static str = "search_terms";
         const SELECT: &'static str = "SELECT \"item_id\", \"position\", \"term\" FROM \"search_terms\"";
         const INSERT: &'static str = "INSERT INTO \"search_terms\" (\"item_id\", \"position\", \"term\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"search_terms\" (\"item_id\", \"position\", \"term\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"search_terms\" SET \"term\" = ?3 WHERE \"item_id\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"search_terms\" WHERE \"item_id\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.item_id.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql(), self.term.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -1117,7 +1233,7 @@ pub mod items_doc {
     impl rt::sync::Ordered for SearchTermsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"term\" FROM \"search_terms\" ORDER BY \"item_id\", \"position\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub items_doc: Vec<ItemsDocRow>,
@@ -1130,39 +1246,138 @@ pub mod items_doc {
         pub goal_history: Vec<GoalHistoryRow>,
         pub search_terms: Vec<SearchTermsRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub items_doc: rt::sync::Plan<ItemsDocRow>,
-        pub items: rt::sync::Plan<ItemsRow>,
-        pub contributors: rt::sync::Plan<ContributorsRow>,
-        pub deliverables: rt::sync::Plan<DeliverablesRow>,
-        pub ratings: rt::sync::Plan<RatingsRow>,
-        pub goals: rt::sync::Plan<GoalsRow>,
-        pub goal_history: rt::sync::Plan<GoalHistoryRow>,
-        pub search_terms: rt::sync::Plan<SearchTermsRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.items_doc.len() + self.items.len() + self.contributors.len()
+                + self.deliverables.len() + self.ratings.len() + self.goals.len()
+                + self.goal_history.len() + self.search_terms.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                items_doc: std::mem::take(&mut self.items_doc),
+                items: std::mem::take(&mut self.items),
+                contributors: std::mem::take(&mut self.contributors),
+                deliverables: std::mem::take(&mut self.deliverables),
+                ratings: std::mem::take(&mut self.ratings),
+                goals: std::mem::take(&mut self.goals),
+                goal_history: std::mem::take(&mut self.goal_history),
+                search_terms: std::mem::take(&mut self.search_terms),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.items_doc)?;
-            rt::sync::upsert(db, &self.items)?;
-            rt::sync::upsert(db, &self.contributors)?;
-            rt::sync::upsert(db, &self.deliverables)?;
-            rt::sync::upsert(db, &self.ratings)?;
-            rt::sync::upsert(db, &self.goals)?;
-            rt::sync::upsert(db, &self.goal_history)?;
-            rt::sync::upsert(db, &self.search_terms)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub items_doc: rt::sync::TableSync<ItemsDocRow>,
+        pub items: rt::sync::TableSync<ItemsRow>,
+        pub contributors: rt::sync::TableSync<ContributorsRow>,
+        pub deliverables: rt::sync::TableSync<DeliverablesRow>,
+        pub ratings: rt::sync::TableSync<RatingsRow>,
+        pub goals: rt::sync::TableSync<GoalsRow>,
+        pub goal_history: rt::sync::TableSync<GoalHistoryRow>,
+        pub search_terms: rt::sync::TableSync<SearchTermsRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                items_doc: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:items",
+                    rt::OnMissing::Delete,
+                )?,
+                items: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:items",
+                    rt::OnMissing::Delete,
+                )?,
+                contributors: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:items",
+                    rt::OnMissing::Delete,
+                )?,
+                deliverables: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:items",
+                    rt::OnMissing::Delete,
+                )?,
+                ratings: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:items",
+                    rt::OnMissing::Delete,
+                )?,
+                goals: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:items",
+                    rt::OnMissing::Delete,
+                )?,
+                goal_history: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:items",
+                    rt::OnMissing::Delete,
+                )?,
+                search_terms: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:items",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.items_doc.write(db, rows.items_doc, dry_run)?;
+            self.items.write(db, rows.items, dry_run)?;
+            self.contributors.write(db, rows.contributors, dry_run)?;
+            self.deliverables.write(db, rows.deliverables, dry_run)?;
+            self.ratings.write(db, rows.ratings, dry_run)?;
+            self.goals.write(db, rows.goals, dry_run)?;
+            self.goal_history.write(db, rows.goal_history, dry_run)?;
+            self.search_terms.write(db, rows.search_terms, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.search_terms)?;
-            rt::sync::remove(db, &self.goal_history)?;
-            rt::sync::remove(db, &self.goals)?;
-            rt::sync::remove(db, &self.ratings)?;
-            rt::sync::remove(db, &self.deliverables)?;
-            rt::sync::remove(db, &self.contributors)?;
-            rt::sync::remove(db, &self.items)?;
-            rt::sync::remove(db, &self.items_doc)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.items_doc.retire(db, dry_run)?;
+            self.items.retire(db, dry_run)?;
+            self.contributors.retire(db, dry_run)?;
+            self.deliverables.retire(db, dry_run)?;
+            self.ratings.retire(db, dry_run)?;
+            self.goals.retire(db, dry_run)?;
+            self.goal_history.retire(db, dry_run)?;
+            self.search_terms.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.search_terms.remove(db, dry_run)?;
+            self.goal_history.remove(db, dry_run)?;
+            self.goals.remove(db, dry_run)?;
+            self.ratings.remove(db, dry_run)?;
+            self.deliverables.remove(db, dry_run)?;
+            self.contributors.remove(db, dry_run)?;
+            self.items.remove(db, dry_run)?;
+            self.items_doc.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
@@ -1173,59 +1388,6 @@ pub mod items_doc {
             ]
         }
     }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            items_doc: rt::sync::plan(
-                db,
-                "roadmap:items",
-                rows.items_doc,
-                rt::OnMissing::Delete,
-            )?,
-            items: rt::sync::plan(
-                db,
-                "roadmap:items",
-                rows.items,
-                rt::OnMissing::Delete,
-            )?,
-            contributors: rt::sync::plan(
-                db,
-                "roadmap:items",
-                rows.contributors,
-                rt::OnMissing::Delete,
-            )?,
-            deliverables: rt::sync::plan(
-                db,
-                "roadmap:items",
-                rows.deliverables,
-                rt::OnMissing::Delete,
-            )?,
-            ratings: rt::sync::plan(
-                db,
-                "roadmap:items",
-                rows.ratings,
-                rt::OnMissing::Delete,
-            )?,
-            goals: rt::sync::plan(
-                db,
-                "roadmap:items",
-                rows.goals,
-                rt::OnMissing::Delete,
-            )?,
-            goal_history: rt::sync::plan(
-                db,
-                "roadmap:items",
-                rows.goal_history,
-                rt::OnMissing::Delete,
-            )?,
-            search_terms: rt::sync::plan(
-                db,
-                "roadmap:items",
-                rows.search_terms,
-                rt::OnMissing::Delete,
-            )?,
-        })
-    }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["items"];
     const HOOK: Option<rt::stream::Hook> = Some(kv2sql_roadmap::v1::upgrade_items);
@@ -1235,13 +1397,18 @@ pub mod items_doc {
         let value = kv2sql_roadmap::v1::upgrade_items(value, &cx)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "roadmap:items".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("roadmap:items").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -1261,10 +1428,14 @@ pub mod items_doc {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            items_doc(&cx, entry, &split, out)?;
+            items_doc(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -1287,7 +1458,8 @@ pub mod items_doc {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -1305,16 +1477,22 @@ pub mod items_doc {
             updated_at,
             extra_fields: extra.finish(cx, at)?,
         };
+        out.items_doc.push(row.clone());
         if let Some(list) = kv2sql_items_in {
             let kv2sql_items_at = at.key("items");
             list.for_each(
                 split,
                 "items",
                 cx,
-                |i, element| items(cx, &kv2sql_items_at.index(i), element, i, &row, out),
+                |i, element| -> Result<(), Error> {
+                    items(cx, &kv2sql_items_at.index(i), element, i, &row, out)?;
+                    if out.len() >= rt::sync::CHUNK_ROWS {
+                        sink(out.take())?;
+                    }
+                    Ok(())
+                },
             )?;
         }
-        out.items_doc.push(row);
         Ok(())
     }
     /// Extracts the rows of `items` (and its children) from one value.
@@ -2421,9 +2599,10 @@ pub mod event_log {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `event_log`: one row per KV value of `roadmap:events`.
@@ -2441,16 +2620,18 @@ pub mod event_log {
         const TABLE: &'static str = "event_log";
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"event_log\"";
         const INSERT: &'static str = "INSERT INTO \"event_log\" (\"kv_key\", \"version\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"event_log\" (\"kv_key\", \"version\", \"extra_fields\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"event_log\" SET \"version\" = ?2, \"extra_fields\" = ?3 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"event_log\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql(), self.version.to_sql(), self.extra_fields.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -2513,6 +2694,8 @@ pub mod event_log {
         const TABLE: &'static str = "events";
         const SELECT: &'static str = "SELECT \"log_key\", \"position\", \"id\", \"event_type\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"agent_agent_id\", \"agent_agent_id_absent\", \"item_id\", \"item_title\", \"data\", \"extra_fields\" FROM \"events\"";
         const INSERT: &'static str = "INSERT INTO \"events\" (\"log_key\", \"position\", \"id\", \"event_type\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"agent_agent_id\", \"agent_agent_id_absent\", \"item_id\", \"item_title\", \"data\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"events\" (\"log_key\", \"position\", \"id\", \"event_type\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"agent_agent_id\", \"agent_agent_id_absent\", \"item_id\", \"item_title\", \"data\", \"extra_fields\")";
+        const COLUMNS: usize = 14usize;
         const UPDATE: &'static str = "UPDATE \"events\" SET \"log_key\" = ?1, \"position\" = ?2, \"event_type\" = ?4, \"timestamp\" = ?5, \"agent_shape\" = ?6, \"agent_btc_address\" = ?7, \"agent_display_name\" = ?8, \"agent_agent_id\" = ?9, \"agent_agent_id_absent\" = ?10, \"item_id\" = ?11, \"item_title\" = ?12, \"data\" = ?13, \"extra_fields\" = ?14 WHERE \"id\" = ?3";
         const DELETE: &'static str = "DELETE FROM \"events\" WHERE \"id\" = ?1";
         const RETIRE: Option<&'static str> = Some(
@@ -2521,10 +2704,10 @@ pub mod event_log {
         fn key(&self) -> Self::Key {
             (self.id.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.id.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.log_key.to_sql(), self.position.to_sql(), self.id.to_sql(), self
                 .event_type.to_sql(), self.timestamp.to_sql(), self.agent_shape.to_sql(),
@@ -2605,50 +2788,88 @@ pub mod event_log {
     impl rt::sync::Ordered for EventsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"log_key\", \"position\", \"id\", \"event_type\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"agent_agent_id\", \"agent_agent_id_absent\", \"item_id\", \"item_title\", \"data\", \"extra_fields\" FROM \"events\" ORDER BY \"log_key\", \"position\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub event_log: Vec<EventLogRow>,
         pub events: Vec<EventsRow>,
         pub kv2sql_events_keys: std::collections::HashMap<(String,), String>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub event_log: rt::sync::Plan<EventLogRow>,
-        pub events: rt::sync::Plan<EventsRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.event_log.len() + self.events.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                event_log: std::mem::take(&mut self.event_log),
+                events: std::mem::take(&mut self.events),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.event_log)?;
-            rt::sync::upsert(db, &self.events)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub event_log: rt::sync::TableSync<EventLogRow>,
+        pub events: rt::sync::TableSync<EventsRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                event_log: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:events",
+                    rt::OnMissing::Keep,
+                )?,
+                events: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:events",
+                    rt::OnMissing::Keep,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.event_log.write(db, rows.event_log, dry_run)?;
+            self.events.write(db, rows.events, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.events)?;
-            rt::sync::remove(db, &self.event_log)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.event_log.retire(db, dry_run)?;
+            self.events.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.events.remove(db, dry_run)?;
+            self.event_log.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.event_log.report(), self.events.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            event_log: rt::sync::plan(
-                db,
-                "roadmap:events",
-                rows.event_log,
-                rt::OnMissing::Keep,
-            )?,
-            events: rt::sync::plan(
-                db,
-                "roadmap:events",
-                rows.events,
-                rt::OnMissing::Keep,
-            )?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["events"];
@@ -2658,13 +2879,18 @@ pub mod event_log {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "roadmap:events".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("roadmap:events").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -2684,10 +2910,14 @@ pub mod event_log {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            event_log(&cx, entry, &split, out)?;
+            event_log(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -2710,7 +2940,8 @@ pub mod event_log {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -2724,23 +2955,22 @@ pub mod event_log {
             version,
             extra_fields: extra.finish(cx, at)?,
         };
+        out.event_log.push(row.clone());
         if let Some(list) = kv2sql_events_in {
             let kv2sql_events_at = at.key("events");
             list.for_each(
                 split,
                 "events",
                 cx,
-                |i, element| events(
-                    cx,
-                    &kv2sql_events_at.index(i),
-                    element,
-                    i,
-                    &row,
-                    out,
-                ),
+                |i, element| -> Result<(), Error> {
+                    events(cx, &kv2sql_events_at.index(i), element, i, &row, out)?;
+                    if out.len() >= rt::sync::CHUNK_ROWS {
+                        sink(out.take())?;
+                    }
+                    Ok(())
+                },
             )?;
         }
-        out.event_log.push(row);
         Ok(())
     }
     /// Extracts the rows of `events` (and its children) from one value.
@@ -2928,9 +3158,10 @@ pub mod message_archive_doc {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `message_archive_doc`: one row per KV value of `roadmap:message-archive`.
@@ -2948,16 +3179,18 @@ pub mod message_archive_doc {
         const TABLE: &'static str = "message_archive_doc";
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"message_archive_doc\"";
         const INSERT: &'static str = "INSERT INTO \"message_archive_doc\" (\"kv_key\", \"version\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"message_archive_doc\" (\"kv_key\", \"version\", \"extra_fields\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"message_archive_doc\" SET \"version\" = ?2, \"extra_fields\" = ?3 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"message_archive_doc\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql(), self.version.to_sql(), self.extra_fields.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -3012,6 +3245,8 @@ pub mod message_archive_doc {
         const TABLE: &'static str = "message_archive";
         const SELECT: &'static str = "SELECT \"archive_key\", \"position\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"recipient_shape\", \"recipient_btc_address\", \"recipient_display_name\", \"message_preview\", \"extra_fields\" FROM \"message_archive\"";
         const INSERT: &'static str = "INSERT INTO \"message_archive\" (\"archive_key\", \"position\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"recipient_shape\", \"recipient_btc_address\", \"recipient_display_name\", \"message_preview\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"message_archive\" (\"archive_key\", \"position\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"recipient_shape\", \"recipient_btc_address\", \"recipient_display_name\", \"message_preview\", \"extra_fields\")";
+        const COLUMNS: usize = 11usize;
         const UPDATE: &'static str = "UPDATE \"message_archive\" SET \"archive_key\" = ?1, \"position\" = ?2, \"agent_shape\" = ?4, \"agent_btc_address\" = ?5, \"agent_display_name\" = ?6, \"recipient_shape\" = ?7, \"recipient_btc_address\" = ?8, \"recipient_display_name\" = ?9, \"message_preview\" = ?10, \"extra_fields\" = ?11 WHERE \"timestamp\" = ?3";
         const DELETE: &'static str = "DELETE FROM \"message_archive\" WHERE \"timestamp\" = ?1";
         const RETIRE: Option<&'static str> = Some(
@@ -3020,10 +3255,10 @@ pub mod message_archive_doc {
         fn key(&self) -> Self::Key {
             (self.timestamp.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.timestamp.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.archive_key.to_sql(), self.position.to_sql(), self.timestamp
                 .to_sql(), self.agent_shape.to_sql(), self.agent_btc_address.to_sql(),
@@ -3094,50 +3329,88 @@ pub mod message_archive_doc {
     impl rt::sync::Ordered for MessageArchiveRow {
         const SELECT_ORDERED: &'static str = "SELECT \"archive_key\", \"position\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"recipient_shape\", \"recipient_btc_address\", \"recipient_display_name\", \"message_preview\", \"extra_fields\" FROM \"message_archive\" ORDER BY \"archive_key\", \"position\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub message_archive_doc: Vec<MessageArchiveDocRow>,
         pub message_archive: Vec<MessageArchiveRow>,
         pub kv2sql_message_archive_keys: std::collections::HashMap<(String,), String>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub message_archive_doc: rt::sync::Plan<MessageArchiveDocRow>,
-        pub message_archive: rt::sync::Plan<MessageArchiveRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.message_archive_doc.len() + self.message_archive.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                message_archive_doc: std::mem::take(&mut self.message_archive_doc),
+                message_archive: std::mem::take(&mut self.message_archive),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.message_archive_doc)?;
-            rt::sync::upsert(db, &self.message_archive)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub message_archive_doc: rt::sync::TableSync<MessageArchiveDocRow>,
+        pub message_archive: rt::sync::TableSync<MessageArchiveRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                message_archive_doc: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:message-archive",
+                    rt::OnMissing::Keep,
+                )?,
+                message_archive: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:message-archive",
+                    rt::OnMissing::Keep,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.message_archive_doc.write(db, rows.message_archive_doc, dry_run)?;
+            self.message_archive.write(db, rows.message_archive, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.message_archive)?;
-            rt::sync::remove(db, &self.message_archive_doc)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.message_archive_doc.retire(db, dry_run)?;
+            self.message_archive.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.message_archive.remove(db, dry_run)?;
+            self.message_archive_doc.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.message_archive_doc.report(), self.message_archive.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            message_archive_doc: rt::sync::plan(
-                db,
-                "roadmap:message-archive",
-                rows.message_archive_doc,
-                rt::OnMissing::Keep,
-            )?,
-            message_archive: rt::sync::plan(
-                db,
-                "roadmap:message-archive",
-                rows.message_archive,
-                rt::OnMissing::Keep,
-            )?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["messages"];
@@ -3147,13 +3420,18 @@ pub mod message_archive_doc {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "roadmap:message-archive".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("roadmap:message-archive").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -3173,10 +3451,14 @@ pub mod message_archive_doc {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            message_archive_doc(&cx, entry, &split, out)?;
+            message_archive_doc(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -3199,7 +3481,8 @@ pub mod message_archive_doc {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -3214,23 +3497,29 @@ pub mod message_archive_doc {
             version,
             extra_fields: extra.finish(cx, at)?,
         };
+        out.message_archive_doc.push(row.clone());
         if let Some(list) = kv2sql_message_archive_in {
             let kv2sql_message_archive_at = at.key("messages");
             list.for_each(
                 split,
                 "messages",
                 cx,
-                |i, element| message_archive(
-                    cx,
-                    &kv2sql_message_archive_at.index(i),
-                    element,
-                    i,
-                    &row,
-                    out,
-                ),
+                |i, element| -> Result<(), Error> {
+                    message_archive(
+                        cx,
+                        &kv2sql_message_archive_at.index(i),
+                        element,
+                        i,
+                        &row,
+                        out,
+                    )?;
+                    if out.len() >= rt::sync::CHUNK_ROWS {
+                        sink(out.take())?;
+                    }
+                    Ok(())
+                },
             )?;
         }
-        out.message_archive_doc.push(row);
         Ok(())
     }
     /// Extracts the rows of `message_archive` (and its children) from one value.
@@ -3445,9 +3734,10 @@ pub mod mention_scan_state {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `mention_scan_state`: one row per KV value of `roadmap:mention-scan`.
@@ -3465,16 +3755,18 @@ pub mod mention_scan_state {
         const TABLE: &'static str = "mention_scan_state";
         const SELECT: &'static str = "SELECT \"kv_key\", \"last_scan_at\", \"extra_fields\" FROM \"mention_scan_state\"";
         const INSERT: &'static str = "INSERT INTO \"mention_scan_state\" (\"kv_key\", \"last_scan_at\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"mention_scan_state\" (\"kv_key\", \"last_scan_at\", \"extra_fields\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"mention_scan_state\" SET \"last_scan_at\" = ?2, \"extra_fields\" = ?3 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"mention_scan_state\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.last_scan_at.to_sql(), self.extra_fields
                 .to_sql()
@@ -3516,16 +3808,18 @@ pub mod mention_scan_state {
         const TABLE: &'static str = "mention_processed_ids";
         const SELECT: &'static str = "SELECT \"scan_key\", \"position\", \"processed_id\" FROM \"mention_processed_ids\"";
         const INSERT: &'static str = "INSERT INTO \"mention_processed_ids\" (\"scan_key\", \"position\", \"processed_id\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"mention_processed_ids\" (\"scan_key\", \"position\", \"processed_id\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"mention_processed_ids\" SET \"processed_id\" = ?3 WHERE \"scan_key\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"mention_processed_ids\" WHERE \"scan_key\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.scan_key.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.scan_key.to_sql(), self.position.to_sql(), self.processed_id
                 .to_sql()
@@ -3552,49 +3846,87 @@ pub mod mention_scan_state {
     impl rt::sync::Ordered for MentionProcessedIdsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"position\", \"processed_id\" FROM \"mention_processed_ids\" ORDER BY \"scan_key\", \"position\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub mention_scan_state: Vec<MentionScanStateRow>,
         pub mention_processed_ids: Vec<MentionProcessedIdsRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub mention_scan_state: rt::sync::Plan<MentionScanStateRow>,
-        pub mention_processed_ids: rt::sync::Plan<MentionProcessedIdsRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.mention_scan_state.len() + self.mention_processed_ids.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                mention_scan_state: std::mem::take(&mut self.mention_scan_state),
+                mention_processed_ids: std::mem::take(&mut self.mention_processed_ids),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.mention_scan_state)?;
-            rt::sync::upsert(db, &self.mention_processed_ids)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub mention_scan_state: rt::sync::TableSync<MentionScanStateRow>,
+        pub mention_processed_ids: rt::sync::TableSync<MentionProcessedIdsRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                mention_scan_state: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:mention-scan",
+                    rt::OnMissing::Delete,
+                )?,
+                mention_processed_ids: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:mention-scan",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.mention_scan_state.write(db, rows.mention_scan_state, dry_run)?;
+            self.mention_processed_ids.write(db, rows.mention_processed_ids, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.mention_processed_ids)?;
-            rt::sync::remove(db, &self.mention_scan_state)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.mention_scan_state.retire(db, dry_run)?;
+            self.mention_processed_ids.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.mention_processed_ids.remove(db, dry_run)?;
+            self.mention_scan_state.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.mention_scan_state.report(), self.mention_processed_ids.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            mention_scan_state: rt::sync::plan(
-                db,
-                "roadmap:mention-scan",
-                rows.mention_scan_state,
-                rt::OnMissing::Delete,
-            )?,
-            mention_processed_ids: rt::sync::plan(
-                db,
-                "roadmap:mention-scan",
-                rows.mention_processed_ids,
-                rt::OnMissing::Delete,
-            )?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["processedIds"];
@@ -3604,13 +3936,18 @@ pub mod mention_scan_state {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "roadmap:mention-scan".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("roadmap:mention-scan").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -3630,10 +3967,14 @@ pub mod mention_scan_state {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            mention_scan_state(&cx, entry, &split, out)?;
+            mention_scan_state(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -3656,7 +3997,8 @@ pub mod mention_scan_state {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -3671,23 +4013,29 @@ pub mod mention_scan_state {
             last_scan_at,
             extra_fields: extra.finish(cx, at)?,
         };
+        out.mention_scan_state.push(row.clone());
         if let Some(list) = kv2sql_mention_processed_ids_in {
             let kv2sql_mention_processed_ids_at = at.key("processedIds");
             list.for_each(
                 split,
                 "processedIds",
                 cx,
-                |i, element| mention_processed_ids(
-                    cx,
-                    &kv2sql_mention_processed_ids_at.index(i),
-                    element,
-                    i,
-                    &row,
-                    out,
-                ),
+                |i, element| -> Result<(), Error> {
+                    mention_processed_ids(
+                        cx,
+                        &kv2sql_mention_processed_ids_at.index(i),
+                        element,
+                        i,
+                        &row,
+                        out,
+                    )?;
+                    if out.len() >= rt::sync::CHUNK_ROWS {
+                        sink(out.take())?;
+                    }
+                    Ok(())
+                },
             )?;
         }
-        out.mention_scan_state.push(row);
         Ok(())
     }
     /// Extracts the rows of `mention_processed_ids` (and its children) from one value.
@@ -3777,9 +4125,10 @@ pub mod github_map_doc {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `github_map_doc`: one row per KV value of `roadmap:github-map`.
@@ -3797,16 +4146,18 @@ pub mod github_map_doc {
         const TABLE: &'static str = "github_map_doc";
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"github_map_doc\"";
         const INSERT: &'static str = "INSERT INTO \"github_map_doc\" (\"kv_key\", \"version\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"github_map_doc\" (\"kv_key\", \"version\", \"extra_fields\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"github_map_doc\" SET \"version\" = ?2, \"extra_fields\" = ?3 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"github_map_doc\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql(), self.version.to_sql(), self.extra_fields.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -3845,16 +4196,18 @@ pub mod github_map_doc {
         const TABLE: &'static str = "github_mappings";
         const SELECT: &'static str = "SELECT \"map_key\", \"login\", \"btc_address\" FROM \"github_mappings\"";
         const INSERT: &'static str = "INSERT INTO \"github_mappings\" (\"map_key\", \"login\", \"btc_address\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"github_mappings\" (\"map_key\", \"login\", \"btc_address\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"github_mappings\" SET \"btc_address\" = ?3 WHERE \"map_key\" = ?1 AND \"login\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"github_mappings\" WHERE \"map_key\" = ?1 AND \"login\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.map_key.clone(), self.login.clone())
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.map_key.to_sql(), self.login.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.map_key.to_sql(), self.login.to_sql(), self.btc_address.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -3878,49 +4231,87 @@ pub mod github_map_doc {
     impl rt::sync::Ordered for GithubMappingsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"map_key\", \"login\", \"btc_address\" FROM \"github_mappings\" ORDER BY \"map_key\", \"map_key\", \"login\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub github_map_doc: Vec<GithubMapDocRow>,
         pub github_mappings: Vec<GithubMappingsRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub github_map_doc: rt::sync::Plan<GithubMapDocRow>,
-        pub github_mappings: rt::sync::Plan<GithubMappingsRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.github_map_doc.len() + self.github_mappings.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                github_map_doc: std::mem::take(&mut self.github_map_doc),
+                github_mappings: std::mem::take(&mut self.github_mappings),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.github_map_doc)?;
-            rt::sync::upsert(db, &self.github_mappings)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub github_map_doc: rt::sync::TableSync<GithubMapDocRow>,
+        pub github_mappings: rt::sync::TableSync<GithubMappingsRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                github_map_doc: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:github-map",
+                    rt::OnMissing::Delete,
+                )?,
+                github_mappings: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:github-map",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.github_map_doc.write(db, rows.github_map_doc, dry_run)?;
+            self.github_mappings.write(db, rows.github_mappings, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.github_mappings)?;
-            rt::sync::remove(db, &self.github_map_doc)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.github_map_doc.retire(db, dry_run)?;
+            self.github_mappings.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.github_mappings.remove(db, dry_run)?;
+            self.github_map_doc.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.github_map_doc.report(), self.github_mappings.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            github_map_doc: rt::sync::plan(
-                db,
-                "roadmap:github-map",
-                rows.github_map_doc,
-                rt::OnMissing::Delete,
-            )?,
-            github_mappings: rt::sync::plan(
-                db,
-                "roadmap:github-map",
-                rows.github_mappings,
-                rt::OnMissing::Delete,
-            )?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
@@ -3930,13 +4321,18 @@ pub mod github_map_doc {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "roadmap:github-map".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("roadmap:github-map").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -3956,10 +4352,14 @@ pub mod github_map_doc {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            github_map_doc(&cx, entry, &split, out)?;
+            github_map_doc(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -3982,7 +4382,8 @@ pub mod github_map_doc {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -4003,6 +4404,7 @@ pub mod github_map_doc {
             version,
             extra_fields: extra.finish(cx, at)?,
         };
+        out.github_map_doc.push(row.clone());
         if let Some(list) = kv2sql_github_mappings_in {
             let kv2sql_github_mappings_at = at.key("mappings");
             for (k, element) in list {
@@ -4016,7 +4418,6 @@ pub mod github_map_doc {
                 )?;
             }
         }
-        out.github_map_doc.push(row);
         Ok(())
     }
     /// Extracts the rows of `github_mappings` (and its children) from one value.
@@ -4106,9 +4507,10 @@ pub mod github_scan_doc {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `github_scan_doc`: one row per KV value of `roadmap:github-scan`.
@@ -4128,16 +4530,18 @@ pub mod github_scan_doc {
         const TABLE: &'static str = "github_scan_doc";
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"website_filter_version\", \"extra_fields\" FROM \"github_scan_doc\"";
         const INSERT: &'static str = "INSERT INTO \"github_scan_doc\" (\"kv_key\", \"version\", \"website_filter_version\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"github_scan_doc\" (\"kv_key\", \"version\", \"website_filter_version\", \"extra_fields\")";
+        const COLUMNS: usize = 4usize;
         const UPDATE: &'static str = "UPDATE \"github_scan_doc\" SET \"version\" = ?2, \"website_filter_version\" = ?3, \"extra_fields\" = ?4 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"github_scan_doc\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.version.to_sql(), self.website_filter_version
                 .to_sql(), self.extra_fields.to_sql()
@@ -4185,16 +4589,18 @@ pub mod github_scan_doc {
         const TABLE: &'static str = "scan_repos";
         const SELECT: &'static str = "SELECT \"scan_key\", \"repo\", \"extra_fields\" FROM \"scan_repos\"";
         const INSERT: &'static str = "INSERT INTO \"scan_repos\" (\"scan_key\", \"repo\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"scan_repos\" (\"scan_key\", \"repo\", \"extra_fields\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"scan_repos\" SET \"extra_fields\" = ?3 WHERE \"scan_key\" = ?1 AND \"repo\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"scan_repos\" WHERE \"scan_key\" = ?1 AND \"repo\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.scan_key.clone(), self.repo.clone())
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.repo.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.repo.to_sql(), self.extra_fields.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -4237,16 +4643,18 @@ pub mod github_scan_doc {
         const TABLE: &'static str = "scan_state";
         const SELECT: &'static str = "SELECT \"scan_key\", \"repo\", \"scan_type\", \"last_attempt_at\", \"fail_count\" FROM \"scan_state\"";
         const INSERT: &'static str = "INSERT INTO \"scan_state\" (\"scan_key\", \"repo\", \"scan_type\", \"last_attempt_at\", \"fail_count\") VALUES (?1, ?2, ?3, ?4, ?5)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"scan_state\" (\"scan_key\", \"repo\", \"scan_type\", \"last_attempt_at\", \"fail_count\")";
+        const COLUMNS: usize = 5usize;
         const UPDATE: &'static str = "UPDATE \"scan_state\" SET \"last_attempt_at\" = ?4, \"fail_count\" = ?5 WHERE \"scan_key\" = ?1 AND \"repo\" = ?2 AND \"scan_type\" = ?3";
         const DELETE: &'static str = "DELETE FROM \"scan_state\" WHERE \"scan_key\" = ?1 AND \"repo\" = ?2 AND \"scan_type\" = ?3";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.scan_key.clone(), self.repo.clone(), self.scan_type.clone())
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.repo.to_sql(), self.scan_type.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.scan_key.to_sql(), self.repo.to_sql(), self.scan_type.to_sql(), self
                 .last_attempt_at.to_sql(), self.fail_count.to_sql()
@@ -4281,31 +4689,94 @@ pub mod github_scan_doc {
     impl rt::sync::Ordered for ScanStateRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"repo\", \"scan_type\", \"last_attempt_at\", \"fail_count\" FROM \"scan_state\" ORDER BY \"scan_key\", \"repo\", \"scan_key\", \"repo\", \"scan_type\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub github_scan_doc: Vec<GithubScanDocRow>,
         pub scan_repos: Vec<ScanReposRow>,
         pub scan_state: Vec<ScanStateRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub github_scan_doc: rt::sync::Plan<GithubScanDocRow>,
-        pub scan_repos: rt::sync::Plan<ScanReposRow>,
-        pub scan_state: rt::sync::Plan<ScanStateRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.github_scan_doc.len() + self.scan_repos.len()
+                + self.scan_state.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                github_scan_doc: std::mem::take(&mut self.github_scan_doc),
+                scan_repos: std::mem::take(&mut self.scan_repos),
+                scan_state: std::mem::take(&mut self.scan_state),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.github_scan_doc)?;
-            rt::sync::upsert(db, &self.scan_repos)?;
-            rt::sync::upsert(db, &self.scan_state)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub github_scan_doc: rt::sync::TableSync<GithubScanDocRow>,
+        pub scan_repos: rt::sync::TableSync<ScanReposRow>,
+        pub scan_state: rt::sync::TableSync<ScanStateRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                github_scan_doc: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:github-scan",
+                    rt::OnMissing::Delete,
+                )?,
+                scan_repos: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:github-scan",
+                    rt::OnMissing::Delete,
+                )?,
+                scan_state: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:github-scan",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.github_scan_doc.write(db, rows.github_scan_doc, dry_run)?;
+            self.scan_repos.write(db, rows.scan_repos, dry_run)?;
+            self.scan_state.write(db, rows.scan_state, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.scan_state)?;
-            rt::sync::remove(db, &self.scan_repos)?;
-            rt::sync::remove(db, &self.github_scan_doc)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.github_scan_doc.retire(db, dry_run)?;
+            self.scan_repos.retire(db, dry_run)?;
+            self.scan_state.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.scan_state.remove(db, dry_run)?;
+            self.scan_repos.remove(db, dry_run)?;
+            self.github_scan_doc.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
@@ -4315,29 +4786,6 @@ pub mod github_scan_doc {
             ]
         }
     }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            github_scan_doc: rt::sync::plan(
-                db,
-                "roadmap:github-scan",
-                rows.github_scan_doc,
-                rt::OnMissing::Delete,
-            )?,
-            scan_repos: rt::sync::plan(
-                db,
-                "roadmap:github-scan",
-                rows.scan_repos,
-                rt::OnMissing::Delete,
-            )?,
-            scan_state: rt::sync::plan(
-                db,
-                "roadmap:github-scan",
-                rows.scan_state,
-                rt::OnMissing::Delete,
-            )?,
-        })
-    }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
     const HOOK: Option<rt::stream::Hook> = None;
@@ -4346,13 +4794,18 @@ pub mod github_scan_doc {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "roadmap:github-scan".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("roadmap:github-scan").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -4372,10 +4825,14 @@ pub mod github_scan_doc {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            github_scan_doc(&cx, entry, &split, out)?;
+            github_scan_doc(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -4398,7 +4855,8 @@ pub mod github_scan_doc {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -4423,13 +4881,13 @@ pub mod github_scan_doc {
             website_filter_version,
             extra_fields: extra.finish(cx, at)?,
         };
+        out.github_scan_doc.push(row.clone());
         if let Some(list) = kv2sql_scan_repos_in {
             let kv2sql_scan_repos_at = at.key("repos");
             for (k, element) in list {
                 scan_repos(cx, &kv2sql_scan_repos_at.key(k), element, k, &row, out)?;
             }
         }
-        out.github_scan_doc.push(row);
         Ok(())
     }
     /// Extracts the rows of `scan_repos` (and its children) from one value.
@@ -4608,9 +5066,10 @@ pub mod agent_cache {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `agent_cache`: one row per KV value of `roadmap:agent-cache:{address}`.
@@ -4642,16 +5101,18 @@ pub mod agent_cache {
         const TABLE: &'static str = "agent_cache";
         const SELECT: &'static str = "SELECT \"address\", \"expires_at\", \"btc_address\", \"stx_address\", \"display_name\", \"description\", \"description_absent\", \"agent_id\", \"agent_id_absent\", \"extra_fields\" FROM \"agent_cache\"";
         const INSERT: &'static str = "INSERT INTO \"agent_cache\" (\"address\", \"expires_at\", \"btc_address\", \"stx_address\", \"display_name\", \"description\", \"description_absent\", \"agent_id\", \"agent_id_absent\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"agent_cache\" (\"address\", \"expires_at\", \"btc_address\", \"stx_address\", \"display_name\", \"description\", \"description_absent\", \"agent_id\", \"agent_id_absent\", \"extra_fields\")";
+        const COLUMNS: usize = 10usize;
         const UPDATE: &'static str = "UPDATE \"agent_cache\" SET \"expires_at\" = ?2, \"btc_address\" = ?3, \"stx_address\" = ?4, \"display_name\" = ?5, \"description\" = ?6, \"description_absent\" = ?7, \"agent_id\" = ?8, \"agent_id_absent\" = ?9, \"extra_fields\" = ?10 WHERE \"address\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"agent_cache\" WHERE \"address\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.address.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.address.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.address.to_sql(), self.expires_at.to_sql(), self.btc_address
                 .to_sql(), self.stx_address.to_sql(), self.display_name.to_sql(), self
@@ -4708,39 +5169,76 @@ pub mod agent_cache {
     impl rt::sync::Ordered for AgentCacheRow {
         const SELECT_ORDERED: &'static str = "SELECT \"address\", \"expires_at\", \"btc_address\", \"stx_address\", \"display_name\", \"description\", \"description_absent\", \"agent_id\", \"agent_id_absent\", \"extra_fields\" FROM \"agent_cache\" ORDER BY \"address\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub agent_cache: Vec<AgentCacheRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub agent_cache: rt::sync::Plan<AgentCacheRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.agent_cache.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                agent_cache: std::mem::take(&mut self.agent_cache),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.agent_cache)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub agent_cache: rt::sync::TableSync<AgentCacheRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                agent_cache: rt::sync::TableSync::load(
+                    db,
+                    "roadmap:agent-cache:{address}",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.agent_cache.write(db, rows.agent_cache, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.agent_cache)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.agent_cache.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.agent_cache.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.agent_cache.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            agent_cache: rt::sync::plan(
-                db,
-                "roadmap:agent-cache:{address}",
-                rows.agent_cache,
-                rt::OnMissing::Delete,
-            )?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
@@ -4750,13 +5248,18 @@ pub mod agent_cache {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "roadmap:agent-cache:{address}".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.with_prefix("roadmap:agent-cache:") {
             let split = rt::stream::Split::new(
                 &entry.key,
@@ -4765,10 +5268,14 @@ pub mod agent_cache {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            agent_cache(&cx, entry, &split, out)?;
+            agent_cache(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -4791,7 +5298,8 @@ pub mod agent_cache {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -4824,7 +5332,7 @@ pub mod agent_cache {
             agent_id_absent,
             extra_fields: extra.finish(cx, at)?,
         };
-        out.agent_cache.push(row);
+        out.agent_cache.push(row.clone());
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.

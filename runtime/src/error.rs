@@ -49,6 +49,9 @@ pub enum Error {
     Schema(String),
     #[error("table `{table}`: stored data cannot be exported: {message}")]
     Export { table: String, message: String },
+    /// Extraction stopped because writing had failed; the writer's error is the one reported.
+    #[error("stopped: writing had failed")]
+    Stopped,
 }
 
 impl Error {
@@ -67,6 +70,7 @@ impl Error {
             Error::Dump(_) => "dump",
             Error::Schema(_) => "schema",
             Error::Export { .. } => "export",
+            Error::Stopped => "stopped",
         }
     }
 

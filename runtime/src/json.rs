@@ -10,7 +10,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::error::{DataError, DbError};
 use crate::path::Path;
-use crate::value::{FromSql, SqlValue, ToSql};
+use crate::value::{FromSql, SqlRef, SqlValue, ToSql};
 
 /// The largest string, BLOB or row a Durable Object's SQLite accepts.
 pub const MAX_VALUE_BYTES: usize = 2_000_000;
@@ -70,8 +70,8 @@ impl Shape {
 }
 
 impl ToSql for Shape {
-    fn to_sql(&self) -> SqlValue {
-        SqlValue::Text(self.as_str().to_string())
+    fn to_sql(&self) -> SqlRef<'_> {
+        SqlRef::Text(self.as_str())
     }
 }
 
@@ -231,8 +231,8 @@ impl JsonColumn for JsonNumber {
 }
 
 impl ToSql for JsonNumber {
-    fn to_sql(&self) -> SqlValue {
-        self.0.clone()
+    fn to_sql(&self) -> SqlRef<'_> {
+        self.0.as_ref()
     }
 }
 impl FromSql for JsonNumber {
@@ -272,8 +272,8 @@ impl JsonColumn for JsonAny {
 }
 
 impl ToSql for JsonAny {
-    fn to_sql(&self) -> SqlValue {
-        self.0.clone()
+    fn to_sql(&self) -> SqlRef<'_> {
+        self.0.as_ref()
     }
 }
 impl FromSql for JsonAny {
@@ -302,8 +302,8 @@ impl JsonColumn for Json {
 }
 
 impl ToSql for Json {
-    fn to_sql(&self) -> SqlValue {
-        SqlValue::Text(self.0.clone())
+    fn to_sql(&self) -> SqlRef<'_> {
+        SqlRef::Text(&self.0)
     }
 }
 impl FromSql for Json {

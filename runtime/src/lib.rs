@@ -17,6 +17,7 @@ pub mod error;
 pub mod json;
 pub mod migrations;
 pub mod path;
+pub mod pipeline;
 pub mod report;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -29,16 +30,20 @@ pub use error::{DataError, DbError, Error};
 pub use path::Path;
 pub use report::{Report, SourceReport, TableReport};
 pub use sync::{OnMissing, Row};
-pub use value::SqlValue;
+pub use value::{SqlRef, SqlValue};
 
 /// Executes SQL. Transactions are the caller's business: the command line wraps a run in a
 /// rusqlite transaction, the Durable Object in `transactionSync`.
 pub trait SqlExecutor {
     /// Runs one statement with bound parameters. (No change count: nothing needs it, and in a
     /// Durable Object it would cost a second statement per write.)
-    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<(), DbError>;
+    fn execute(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<(), DbError>;
     /// Runs one query and returns every row.
-    fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, DbError>;
+    fn query(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<Vec<Vec<SqlValue>>, DbError>;
     /// Runs a script of several statements without parameters (DDL).
     fn execute_script(&mut self, sql: &str) -> Result<(), DbError>;
+    /// The most parameters one statement may bind. The default is a Durable Object's limit.
+    fn max_params(&self) -> usize {
+        100
+    }
 }

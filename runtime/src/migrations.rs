@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::value::SqlValue;
+use crate::value::{SqlRef, SqlValue};
 use crate::SqlExecutor;
 
 pub const MIGRATIONS_TABLE: &str = "kv2sql_migrations";
@@ -95,7 +95,7 @@ pub fn apply(db: &mut dyn SqlExecutor, migrations: &[Migration]) -> Result<Vec<i
             .map_err(|e| Error::Schema(format!("migration {:04}_{} failed: {e}", m.version, m.name)))?;
         db.execute(
             &format!("INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES (?1, ?2, ?3)"),
-            &[SqlValue::Integer(m.version), SqlValue::Text(m.name.to_string()), SqlValue::Text(m.checksum())],
+            &[SqlRef::Integer(m.version), SqlRef::Text(m.name), SqlRef::Text(&m.checksum())],
         )?;
         applied.push(m.version);
     }

@@ -158,13 +158,13 @@ impl Elements<'_, '_> {
 
     /// Calls `f(index, element)` for each element, parsing and upgrading streamed ones one at a
     /// time.
-    pub fn for_each(
+    pub fn for_each<E: From<DataError>>(
         &self,
         split: &Split<'_>,
         name: &str,
         cx: &Cx<'_>,
-        mut f: impl FnMut(usize, &Value) -> Result<(), DataError>,
-    ) -> Result<(), DataError> {
+        mut f: impl FnMut(usize, &Value) -> Result<(), E>,
+    ) -> Result<(), E> {
         match self {
             Elements::Raw(list) => {
                 for (i, raw) in list.iter().enumerate() {
@@ -241,7 +241,7 @@ mod tests {
         list.unwrap()
             .for_each(&s, "items", &cx, |i, v| {
                 seen.push((i, v.clone()));
-                Ok(())
+                Ok::<(), DataError>(())
             })
             .unwrap();
         assert_eq!(seen, vec![(0, json!({"a": 1, "seen": true})), (1, json!({"a": 2, "seen": true}))]);
@@ -253,7 +253,7 @@ mod tests {
         let s = Split::new("k", text, &["items"], Some(hook)).unwrap();
         let cx = Cx { kv_key: "k" };
         let (_, list) = s.array("items", false, false, &cx, &Path::ROOT).unwrap();
-        let e = list.unwrap().for_each(&s, "items", &cx, |_, _| Ok(())).unwrap_err();
+        let e = list.unwrap().for_each(&s, "items", &cx, |_, _| Ok::<(), DataError>(())).unwrap_err();
         assert_eq!(e.pointer, "/items/2/bad");
     }
 

@@ -12,7 +12,37 @@ pub enum SqlValue {
     Text(String),
 }
 
+/// A SQLite value borrowed from a row struct: what a statement binds, without copying text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SqlRef<'a> {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(&'a str),
+}
+
+impl SqlRef<'_> {
+    pub fn to_owned_value(self) -> SqlValue {
+        match self {
+            SqlRef::Null => SqlValue::Null,
+            SqlRef::Integer(i) => SqlValue::Integer(i),
+            SqlRef::Real(f) => SqlValue::Real(f),
+            SqlRef::Text(s) => SqlValue::Text(s.to_string()),
+        }
+    }
+}
+
 impl SqlValue {
+    /// The value, borrowed for binding.
+    pub fn as_ref(&self) -> SqlRef<'_> {
+        match self {
+            SqlValue::Null => SqlRef::Null,
+            SqlValue::Integer(i) => SqlRef::Integer(*i),
+            SqlValue::Real(f) => SqlRef::Real(*f),
+            SqlValue::Text(s) => SqlRef::Text(s),
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             SqlValue::Null => "NULL",
@@ -28,9 +58,9 @@ pub trait FromSql: Sized {
     fn from_sql(value: SqlValue, column: &str) -> Result<Self, DbError>;
 }
 
-/// Conversion of a Rust field of a generated row struct into a [`SqlValue`].
+/// A Rust field of a generated row struct, borrowed as the value to bind.
 pub trait ToSql {
-    fn to_sql(&self) -> SqlValue;
+    fn to_sql(&self) -> SqlRef<'_>;
 }
 
 fn mismatch(column: &str, expected: &str, found: &SqlValue) -> DbError {
@@ -46,8 +76,8 @@ impl FromSql for String {
     }
 }
 impl ToSql for String {
-    fn to_sql(&self) -> SqlValue {
-        SqlValue::Text(self.clone())
+    fn to_sql(&self) -> SqlRef<'_> {
+        SqlRef::Text(self)
     }
 }
 
@@ -60,8 +90,8 @@ impl FromSql for i64 {
     }
 }
 impl ToSql for i64 {
-    fn to_sql(&self) -> SqlValue {
-        SqlValue::Integer(*self)
+    fn to_sql(&self) -> SqlRef<'_> {
+        SqlRef::Integer(*self)
     }
 }
 
@@ -76,8 +106,8 @@ impl FromSql for f64 {
     }
 }
 impl ToSql for f64 {
-    fn to_sql(&self) -> SqlValue {
-        SqlValue::Real(*self)
+    fn to_sql(&self) -> SqlRef<'_> {
+        SqlRef::Real(*self)
     }
 }
 
@@ -91,8 +121,8 @@ impl FromSql for bool {
     }
 }
 impl ToSql for bool {
-    fn to_sql(&self) -> SqlValue {
-        SqlValue::Integer(i64::from(*self))
+    fn to_sql(&self) -> SqlRef<'_> {
+        SqlRef::Integer(i64::from(*self))
     }
 }
 
@@ -102,8 +132,8 @@ impl FromSql for SqlValue {
     }
 }
 impl ToSql for SqlValue {
-    fn to_sql(&self) -> SqlValue {
-        self.clone()
+    fn to_sql(&self) -> SqlRef<'_> {
+        self.as_ref()
     }
 }
 
@@ -116,9 +146,9 @@ impl<T: FromSql> FromSql for Option<T> {
     }
 }
 impl<T: ToSql> ToSql for Option<T> {
-    fn to_sql(&self) -> SqlValue {
+    fn to_sql(&self) -> SqlRef<'_> {
         match self {
-            None => SqlValue::Null,
+            None => SqlRef::Null,
             Some(v) => v.to_sql(),
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kv2sql_runtime::sqlite::Sqlite;
-use kv2sql_runtime::{DbError, Error, KvEntry, KvSnapshot, SqlExecutor, SqlValue};
+use kv2sql_runtime::{DbError, Error, KvEntry, KvSnapshot, SqlExecutor, SqlRef, SqlValue};
 use kv2sql_tests::{all_rows, example_dump, memory_db, row_counts, table_rows};
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -36,11 +36,11 @@ impl Failing<'_> {
 }
 
 impl SqlExecutor for Failing<'_> {
-    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<(), DbError> {
+    fn execute(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<(), DbError> {
         self.tick(sql)?;
         self.inner.execute(sql, params)
     }
-    fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, DbError> {
+    fn query(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<Vec<Vec<SqlValue>>, DbError> {
         self.inner.query(sql, params)
     }
     fn execute_script(&mut self, sql: &str) -> Result<(), DbError> {
@@ -177,7 +177,7 @@ fn a_fault_at_any_write_of_an_incremental_migration_rolls_back() {
 #[test]
 fn a_fault_at_the_last_write_through_the_command_line_api_rolls_back() {
     // kv2sql::migrate itself: invalid data in the very last row of the last item's last child
-    // is found before anything is written.
+    // is found after the rows before it were written; the transaction rolls them back.
     let mut conn = migrated(&[&example_dump()]);
     let before = all_rows(&conn);
     let bad = edit(&changed_dump(), ITEMS, |v| {

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use js_sys::{Array, ArrayBuffer, Uint8Array};
-use kv2sql_runtime::{DbError, SqlExecutor, SqlValue};
+use kv2sql_runtime::{DbError, SqlExecutor, SqlRef, SqlValue};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::worker_sys::types::{SqlStorage, SqlStorageCursor};
@@ -137,12 +137,12 @@ impl DoSql {
     }
 
     /// Binds `params` and runs `sql`; returns the cursor (not yet drained).
-    fn exec(&mut self, sql: &str, params: &[SqlValue]) -> Result<SqlStorageCursor, DbError> {
+    fn exec(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<SqlStorageCursor, DbError> {
         // Every INTEGER is bound as its decimal text behind `CAST(?N AS INTEGER)`: a JS number is
         // bound as a REAL (an ANY column would keep 5 as 5.0), and cannot hold integers beyond 2^53.
-        let is_int = |n: usize| matches!(params.get(n.wrapping_sub(1)), Some(SqlValue::Integer(_)));
+        let is_int = |n: usize| matches!(params.get(n.wrapping_sub(1)), Some(SqlRef::Integer(_)));
         let text;
-        let sql_to_run = if params.iter().any(|p| matches!(p, SqlValue::Integer(_))) {
+        let sql_to_run = if params.iter().any(|p| matches!(p, SqlRef::Integer(_))) {
             text = sqltext::rewrite_placeholders(sql, is_int)
                 .map_err(|message| DbError::Sql { sql: sql.to_string(), message })?;
             text.as_str()
@@ -151,11 +151,11 @@ impl DoSql {
         };
         let bindings = Array::new_with_length(params.len() as u32);
         for (i, p) in params.iter().enumerate() {
-            let v = match p {
-                SqlValue::Null => JsValue::NULL,
-                SqlValue::Integer(n) => JsValue::from_str(&n.to_string()),
-                SqlValue::Real(f) => JsValue::from_f64(*f),
-                SqlValue::Text(s) => JsValue::from_str(s),
+            let v = match *p {
+                SqlRef::Null => JsValue::NULL,
+                SqlRef::Integer(n) => JsValue::from_str(&n.to_string()),
+                SqlRef::Real(f) => JsValue::from_f64(f),
+                SqlRef::Text(s) => JsValue::from_str(s),
             };
             bindings.set(i as u32, v);
         }
@@ -178,7 +178,7 @@ impl DoSql {
         Ok(rows)
     }
 
-    fn column_count(&mut self, sql: &str, params: &[SqlValue]) -> Result<usize, DbError> {
+    fn column_count(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<usize, DbError> {
         if let Some(n) = COLUMNS.with(|c| c.borrow().get(sql).copied()) {
             return Ok(n);
         }
@@ -229,13 +229,13 @@ fn untyped_value(v: JsValue, column: usize) -> Result<SqlValue, DbError> {
 }
 
 impl SqlExecutor for DoSql {
-    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<(), DbError> {
+    fn execute(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<(), DbError> {
         let cursor = self.exec(sql, params)?;
         self.drain(sql, &cursor)?;
         Ok(())
     }
 
-    fn query(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, DbError> {
+    fn query(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<Vec<Vec<SqlValue>>, DbError> {
         let typed = sqltext::is_select(sql);
         let cursor = if typed {
             let n = self.column_count(sql, params)?;

@@ -2,7 +2,7 @@
 //! transaction that is always rolled back. Enabled only when the var `KV2SQL_SELFTEST` is `"1"`
 //! (the end-to-end tests set it) and, like every admin route, behind the admin key.
 
-use kv2sql_runtime::{DbError, SqlExecutor, SqlValue};
+use kv2sql_runtime::{DbError, SqlExecutor, SqlRef, SqlValue};
 use serde_json::{json, Value};
 
 use crate::dosql::{transaction_sync, DoSql, DoStorage, TxError};
@@ -47,7 +47,7 @@ fn run(db: &mut DoSql) -> Result<Value, DbError> {
         SqlValue::Null,
     ];
     for (i, v) in values.iter().enumerate() {
-        db.execute("INSERT INTO kv2sql_selftest (id, v) VALUES (?1, ?2)", &[SqlValue::Integer(i as i64), v.clone()])?;
+        db.execute("INSERT INTO kv2sql_selftest (id, v) VALUES (?1, ?2)", &[SqlRef::Integer(i as i64), v.as_ref()])?;
     }
     let count = db.query("SELECT COUNT(*) FROM kv2sql_selftest", &[])?;
     check(
@@ -68,21 +68,21 @@ fn run(db: &mut DoSql) -> Result<Value, DbError> {
     // Bound integers beyond 2^53 in WHERE clauses, and a repeated numbered parameter.
     let r = db.query(
         "SELECT id FROM kv2sql_selftest WHERE v = ?1 OR v = ?2 OR id = ?3 ORDER BY id",
-        &[SqlValue::Integer(i64::MAX), SqlValue::Integer(-I53 - 1), SqlValue::Integer(-100)],
+        &[SqlRef::Integer(i64::MAX), SqlRef::Integer(-I53 - 1), SqlRef::Integer(-100)],
     )?;
     check(
         "wide integers bound in WHERE",
         r == vec![vec![SqlValue::Integer(5)], vec![SqlValue::Integer(6)]],
         json!(r.iter().map(|r| show(&r[0])).collect::<Vec<_>>()),
     );
-    let r = db.query("SELECT ?1 + 0, ?1 = ?1, ?2", &[SqlValue::Integer(i64::MAX - 1), SqlValue::Text("?1".into())])?;
+    let r = db.query("SELECT ?1 + 0, ?1 = ?1, ?2", &[SqlRef::Integer(i64::MAX - 1), SqlRef::Text("?1")])?;
     check(
         "wide integer as expression",
         r == vec![vec![SqlValue::Integer(i64::MAX - 1), SqlValue::Integer(1), SqlValue::Text("?1".into())]],
         json!(r[0].iter().map(show).collect::<Vec<_>>()),
     );
 
-    let r = db.query("SELECT ?, typeof(?), ?", &[SqlValue::Integer(7), SqlValue::Integer(8), SqlValue::Real(2.0)])?;
+    let r = db.query("SELECT ?, typeof(?), ?", &[SqlRef::Integer(7), SqlRef::Integer(8), SqlRef::Real(2.0)])?;
     check(
         "bare ? placeholders with integers",
         r == vec![vec![SqlValue::Integer(7), SqlValue::Text("integer".into()), SqlValue::Real(2.0)]],
@@ -92,7 +92,7 @@ fn run(db: &mut DoSql) -> Result<Value, DbError> {
     // Nested WITH, ORDER BY kept, duplicate column names, trailing semicolon.
     let r = db.query(
         "WITH x AS (SELECT id, v FROM kv2sql_selftest WHERE id < ?1) SELECT x.id, y.id, x.v FROM x JOIN x AS y ON y.id = x.id ORDER BY x.id DESC;",
-        &[SqlValue::Integer(3)],
+        &[SqlRef::Integer(3)],
     )?;
     let ids: Vec<Value> = r.iter().map(|r| show(&r[1])).collect();
     check(
@@ -100,7 +100,7 @@ fn run(db: &mut DoSql) -> Result<Value, DbError> {
         r.len() == 3 && r[0][0] == SqlValue::Integer(2) && r[2][2] == SqlValue::Integer(0),
         json!(ids),
     );
-    let r = db.query("SELECT count(*), max(id) FROM kv2sql_selftest WHERE id > ?1", &[SqlValue::Integer(1000)])?;
+    let r = db.query("SELECT count(*), max(id) FROM kv2sql_selftest WHERE id > ?1", &[SqlRef::Integer(1000)])?;
     check(
         "aggregate over no rows",
         r == vec![vec![SqlValue::Integer(0), SqlValue::Null]],
@@ -117,7 +117,7 @@ fn run(db: &mut DoSql) -> Result<Value, DbError> {
     );
 
     // Errors name the statement.
-    let e = db.execute("INSERT INTO kv2sql_selftest (id, v) VALUES (?1, ?2)", &[SqlValue::Integer(0), SqlValue::Null]);
+    let e = db.execute("INSERT INTO kv2sql_selftest (id, v) VALUES (?1, ?2)", &[SqlRef::Integer(0), SqlRef::Null]);
     check(
         "constraint error is a DbError",
         matches!(e, Err(DbError::Sql { .. })),

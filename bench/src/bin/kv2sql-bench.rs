@@ -220,6 +220,7 @@ fn bench_size(a: &Args, size: Size, dir: &Path) -> Result<SizeResult, String> {
     let gen_db = dir.join(format!("generated-{}.sqlite", size.name()));
     let hw_db = dir.join(format!("handwritten-{}.sqlite", size.name()));
     let (mut gen_wall, mut gen_cpu, mut hw_wall, mut hw_cpu) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut one_wall, mut one_cpu) = (Vec::new(), Vec::new());
     let mut report = None;
     let mut hw_written = 0;
     for _ in 0..runs {
@@ -228,6 +229,13 @@ fn bench_size(a: &Args, size: Size, dir: &Path) -> Result<SizeResult, String> {
         report = Some(r.map_err(|e| e.to_string())?);
         gen_wall.push(w);
         gen_cpu.push(c);
+        drop(conn);
+        let mut conn = fresh_db(&gen_db).map_err(|e| e.to_string())?;
+        let one_thread = kv2sql::MigrateOptions { single_thread: true, ..Default::default() };
+        let (r, w, c) = timed(|| kv2sql::migrate_with(&mut conn, &kv, &one_thread));
+        r.map_err(|e| e.to_string())?;
+        one_wall.push(w);
+        one_cpu.push(c);
         drop(conn);
         let mut conn = fresh_db(&hw_db).map_err(|e| e.to_string())?;
         let (r, w, c) = timed(|| handwritten::load(&mut conn, &kv));
@@ -238,6 +246,12 @@ fn bench_size(a: &Args, size: Size, dir: &Path) -> Result<SizeResult, String> {
     let report = report.expect("runs >= 1");
     let (generated, generated_cpu) = (median(&gen_wall), median(&gen_cpu));
     let (handwritten, handwritten_cpu) = (median(&hw_wall), median(&hw_cpu));
+    let (one_thread, one_thread_cpu) = (median(&one_wall), median(&one_cpu));
+    // The last database written is the single-thread run's: migrate once more the default way,
+    // so that the comparison below is of the default migration's rows.
+    let mut conn = fresh_db(&gen_db).map_err(|e| e.to_string())?;
+    kv2sql::migrate(&mut conn, &kv, false).map_err(|e| e.to_string())?;
+    drop(conn);
     let conn = kv2sql_runtime::sqlite::open(&gen_db).map_err(|e| e.to_string())?;
     let counts = row_counts(&conn).map_err(|e| e.to_string())?;
     let rows: i64 = counts.iter().map(|(_, n)| n).sum();
@@ -262,6 +276,14 @@ fn bench_size(a: &Args, size: Size, dir: &Path) -> Result<SizeResult, String> {
         list(&gen_wall),
         secs(generated_cpu),
         list(&gen_cpu)
+    );
+    println!(
+        "  the same on one thread (MigrateOptions::single_thread): median {} of {runs} [{}]; CPU time median {} [{}]; two threads are {:.2}x as fast",
+        secs(one_thread),
+        list(&one_wall),
+        secs(one_thread_cpu),
+        list(&one_cpu),
+        one_thread.as_secs_f64() / generated.as_secs_f64()
     );
     let (hrps, hmbps) = throughput(handwritten);
     println!(
@@ -336,8 +358,9 @@ fn bench_size(a: &Args, size: Size, dir: &Path) -> Result<SizeResult, String> {
         let phases = [
             ("schema", pick(|b| b.schema)),
             ("parse + upgrade + extract", pick(|b| b.extract)),
-            ("plan", pick(|b| b.plan)),
-            ("write", pick(|b| b.write)),
+            ("load stored rows", pick(|b| b.load)),
+            ("compare + write", pick(|b| b.write)),
+            ("retire + remove", pick(|b| b.remove)),
             ("commit", pick(|b| b.commit)),
         ];
         let total: Duration = phases.iter().map(|(_, d)| *d).sum();

@@ -24,6 +24,7 @@ CREATE TABLE "boards" (
 -- Statements the generated code runs on "boards":
 --   SELECT "kv_key", "title", "scores_state", "board_blobs_shape", "extra_fields" FROM "boards"
 --   INSERT INTO "boards" ("kv_key", "title", "scores_state", "board_blobs_shape", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "boards" SET "title" = ?2, "scores_state" = ?3, "board_blobs_shape" = ?4, "extra_fields" = ?5 WHERE "kv_key" = ?1
 --   DELETE FROM "boards" WHERE "kv_key" = ?1
 
@@ -44,6 +45,7 @@ CREATE UNIQUE INDEX "cards_by_board_key_position" ON "cards" ("board_key", "posi
 -- Statements the generated code runs on "cards":
 --   SELECT "board_key", "position", "id", "points", "checklist_shape", "extra_fields" FROM "cards"
 --   INSERT INTO "cards" ("board_key", "position", "id", "points", "checklist_shape", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "cards" SET "board_key" = ?1, "position" = ?2, "points" = ?4, "checklist_shape" = ?5, "extra_fields" = ?6 WHERE "id" = ?3
 --   DELETE FROM "cards" WHERE "id" = ?1
 
@@ -59,6 +61,7 @@ CREATE TABLE "card_labels" (
 -- Statements the generated code runs on "card_labels":
 --   SELECT "card_id", "position", "label" FROM "card_labels"
 --   INSERT INTO "card_labels" ("card_id", "position", "label") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "card_labels" SET "label" = ?3 WHERE "card_id" = ?1 AND "position" = ?2
 --   DELETE FROM "card_labels" WHERE "card_id" = ?1 AND "position" = ?2
 
@@ -77,6 +80,7 @@ CREATE TABLE "checklist" (
 -- Statements the generated code runs on "checklist":
 --   SELECT "card_id", "position", "text", "done", "checklist_notes_shape", "extra_fields" FROM "checklist"
 --   INSERT INTO "checklist" ("card_id", "position", "text", "done", "checklist_notes_shape", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "checklist" SET "text" = ?3, "done" = ?4, "checklist_notes_shape" = ?5, "extra_fields" = ?6 WHERE "card_id" = ?1 AND "position" = ?2
 --   DELETE FROM "checklist" WHERE "card_id" = ?1 AND "position" = ?2
 
@@ -93,6 +97,7 @@ CREATE TABLE "checklist_notes" (
 -- Statements the generated code runs on "checklist_notes":
 --   SELECT "card_id", "item_position", "position", "note" FROM "checklist_notes"
 --   INSERT INTO "checklist_notes" ("card_id", "item_position", "position", "note") VALUES (?1, ?2, ?3, ?4)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "checklist_notes" SET "note" = ?4 WHERE "card_id" = ?1 AND "item_position" = ?2 AND "position" = ?3
 --   DELETE FROM "checklist_notes" WHERE "card_id" = ?1 AND "item_position" = ?2 AND "position" = ?3
 
@@ -108,6 +113,7 @@ CREATE TABLE "board_scores" (
 -- Statements the generated code runs on "board_scores":
 --   SELECT "board_key", "position", "score" FROM "board_scores"
 --   INSERT INTO "board_scores" ("board_key", "position", "score") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "board_scores" SET "score" = ?3 WHERE "board_key" = ?1 AND "position" = ?2
 --   DELETE FROM "board_scores" WHERE "board_key" = ?1 AND "position" = ?2
 
@@ -123,5 +129,6 @@ CREATE TABLE "board_blobs" (
 -- Statements the generated code runs on "board_blobs":
 --   SELECT "board_key", "position", "blob" FROM "board_blobs"
 --   INSERT INTO "board_blobs" ("board_key", "position", "blob") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "board_blobs" SET "blob" = ?3 WHERE "board_key" = ?1 AND "position" = ?2
 --   DELETE FROM "board_blobs" WHERE "board_key" = ?1 AND "position" = ?2

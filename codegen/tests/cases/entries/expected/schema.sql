@@ -24,6 +24,7 @@ CREATE TABLE "directories" (
 -- Statements the generated code runs on "directories":
 --   SELECT "kv_key", "version", "counters_shape", "people_shape", "extra_fields" FROM "directories"
 --   INSERT INTO "directories" ("kv_key", "version", "counters_shape", "people_shape", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "directories" SET "version" = ?2, "counters_shape" = ?3, "people_shape" = ?4, "extra_fields" = ?5 WHERE "kv_key" = ?1
 --   DELETE FROM "directories" WHERE "kv_key" = ?1
 
@@ -40,6 +41,7 @@ CREATE TABLE "logins" (
 -- Statements the generated code runs on "logins":
 --   SELECT "dir_key", "login", "address" FROM "logins"
 --   INSERT INTO "logins" ("dir_key", "login", "address") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "logins" SET "address" = ?3 WHERE "dir_key" = ?1 AND "login" = ?2
 --   DELETE FROM "logins" WHERE "dir_key" = ?1 AND "login" = ?2
 
@@ -55,6 +57,7 @@ CREATE TABLE "counters" (
 -- Statements the generated code runs on "counters":
 --   SELECT "dir_key", "name", "value" FROM "counters"
 --   INSERT INTO "counters" ("dir_key", "name", "value") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "counters" SET "value" = ?3 WHERE "dir_key" = ?1 AND "name" = ?2
 --   DELETE FROM "counters" WHERE "dir_key" = ?1 AND "name" = ?2
 
@@ -73,6 +76,7 @@ CREATE TABLE "people" (
 -- Statements the generated code runs on "people":
 --   SELECT "dir_key", "handle", "position", "full_name", "age", "extra_fields" FROM "people"
 --   INSERT INTO "people" ("dir_key", "handle", "position", "full_name", "age", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "people" SET "position" = ?3, "full_name" = ?4, "age" = ?5, "extra_fields" = ?6 WHERE "dir_key" = ?1 AND "handle" = ?2
 --   DELETE FROM "people" WHERE "dir_key" = ?1 AND "handle" = ?2
 
@@ -89,5 +93,6 @@ CREATE TABLE "person_aliases" (
 -- Statements the generated code runs on "person_aliases":
 --   SELECT "dir_key", "handle", "position", "alias" FROM "person_aliases"
 --   INSERT INTO "person_aliases" ("dir_key", "handle", "position", "alias") VALUES (?1, ?2, ?3, ?4)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "person_aliases" SET "alias" = ?4 WHERE "dir_key" = ?1 AND "handle" = ?2 AND "position" = ?3
 --   DELETE FROM "person_aliases" WHERE "dir_key" = ?1 AND "handle" = ?2 AND "position" = ?3

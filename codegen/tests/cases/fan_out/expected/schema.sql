@@ -22,6 +22,7 @@ CREATE TABLE "scans" (
 -- Statements the generated code runs on "scans":
 --   SELECT "kv_key", "version", "extra_fields" FROM "scans"
 --   INSERT INTO "scans" ("kv_key", "version", "extra_fields") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "scans" SET "version" = ?2, "extra_fields" = ?3 WHERE "kv_key" = ?1
 --   DELETE FROM "scans" WHERE "kv_key" = ?1
 
@@ -37,6 +38,7 @@ CREATE TABLE "repos" (
 -- Statements the generated code runs on "repos":
 --   SELECT "scan_key", "repo", "extra_fields" FROM "repos"
 --   INSERT INTO "repos" ("scan_key", "repo", "extra_fields") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "repos" SET "extra_fields" = ?3 WHERE "scan_key" = ?1 AND "repo" = ?2
 --   DELETE FROM "repos" WHERE "scan_key" = ?1 AND "repo" = ?2
 
@@ -54,6 +56,7 @@ CREATE TABLE "repo_state" (
 -- Statements the generated code runs on "repo_state":
 --   SELECT "scan_key", "repo", "kind", "last_at", "fails" FROM "repo_state"
 --   INSERT INTO "repo_state" ("scan_key", "repo", "kind", "last_at", "fails") VALUES (?1, ?2, ?3, ?4, ?5)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "repo_state" SET "last_at" = ?4, "fails" = ?5 WHERE "scan_key" = ?1 AND "repo" = ?2 AND "kind" = ?3
 --   DELETE FROM "repo_state" WHERE "scan_key" = ?1 AND "repo" = ?2 AND "kind" = ?3
 
@@ -69,5 +72,6 @@ CREATE TABLE "scan_totals" (
 -- Statements the generated code runs on "scan_totals":
 --   SELECT "scan_key", "period", "total" FROM "scan_totals"
 --   INSERT INTO "scan_totals" ("scan_key", "period", "total") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "scan_totals" SET "total" = ?3 WHERE "scan_key" = ?1 AND "period" = ?2
 --   DELETE FROM "scan_totals" WHERE "scan_key" = ?1 AND "period" = ?2

@@ -22,6 +22,7 @@ CREATE TABLE "event_logs" (
 -- Statements the generated code runs on "event_logs":
 --   SELECT "kv_key", "version", "extra_fields" FROM "event_logs"
 --   INSERT INTO "event_logs" ("kv_key", "version", "extra_fields") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "event_logs" SET "version" = ?2, "extra_fields" = ?3 WHERE "kv_key" = ?1
 --   DELETE FROM "event_logs" WHERE "kv_key" = ?1
 
@@ -42,6 +43,7 @@ CREATE INDEX "events_by_kind" ON "events" ("kind", "id");
 -- Statements the generated code runs on "events":
 --   SELECT "log_key", "position", "id", "kind", "data", "extra_fields" FROM "events"
 --   INSERT INTO "events" ("log_key", "position", "id", "kind", "data", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "events" SET "log_key" = ?1, "position" = ?2, "kind" = ?4, "data" = ?5, "extra_fields" = ?6 WHERE "id" = ?3
 --   DELETE FROM "events" WHERE "id" = ?1
 --   UPDATE "events" SET "position" = NULL WHERE "id" = ?1

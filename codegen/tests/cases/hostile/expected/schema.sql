@@ -35,6 +35,7 @@ CREATE TABLE "hostile_docs" (
 -- Statements the generated code runs on "hostile_docs":
 --   SELECT "kv_key", "quote", "backslash", "comment_end", "dashes", "newline", "newline_absent", "sql", "braces", "slash", "hashes", "grp_shape", "grp_inner", "hostile_items_shape", "extra_fields" FROM "hostile_docs"
 --   INSERT INTO "hostile_docs" ("kv_key", "quote", "backslash", "comment_end", "dashes", "newline", "newline_absent", "sql", "braces", "slash", "hashes", "grp_shape", "grp_inner", "hostile_items_shape", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "hostile_docs" SET "quote" = ?2, "backslash" = ?3, "comment_end" = ?4, "dashes" = ?5, "newline" = ?6, "newline_absent" = ?7, "sql" = ?8, "braces" = ?9, "slash" = ?10, "hashes" = ?11, "grp_shape" = ?12, "grp_inner" = ?13, "hostile_items_shape" = ?14, "extra_fields" = ?15 WHERE "kv_key" = ?1
 --   DELETE FROM "hostile_docs" WHERE "kv_key" = ?1
 
@@ -50,6 +51,7 @@ CREATE TABLE "hostile_items" (
 -- Statements the generated code runs on "hostile_items":
 --   SELECT "doc_key", "position", "value" FROM "hostile_items"
 --   INSERT INTO "hostile_items" ("doc_key", "position", "value") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "hostile_items" SET "value" = ?3 WHERE "doc_key" = ?1 AND "position" = ?2
 --   DELETE FROM "hostile_items" WHERE "doc_key" = ?1 AND "position" = ?2
 
@@ -68,5 +70,6 @@ CREATE TABLE "hostile_pattern" (
 -- Statements the generated code runs on "hostile_pattern":
 --   SELECT "rest", "v", "extra_fields" FROM "hostile_pattern"
 --   INSERT INTO "hostile_pattern" ("rest", "v", "extra_fields") VALUES (?1, ?2, ?3)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "hostile_pattern" SET "v" = ?2, "extra_fields" = ?3 WHERE "rest" = ?1
 --   DELETE FROM "hostile_pattern" WHERE "rest" = ?1

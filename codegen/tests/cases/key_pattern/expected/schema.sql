@@ -25,6 +25,7 @@ CREATE INDEX "agent_cache_by_expires_at" ON "agent_cache" ("expires_at");
 -- Statements the generated code runs on "agent_cache":
 --   SELECT "address", "expires_at", "display_name", "level", "extra_fields" FROM "agent_cache"
 --   INSERT INTO "agent_cache" ("address", "expires_at", "display_name", "level", "extra_fields") VALUES (?1, ?2, ?3, ?4, ?5)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "agent_cache" SET "expires_at" = ?2, "display_name" = ?3, "level" = ?4, "extra_fields" = ?5 WHERE "address" = ?1
 --   DELETE FROM "agent_cache" WHERE "address" = ?1
 
@@ -45,5 +46,6 @@ CREATE TABLE "raw_cache" (
 -- Statements the generated code runs on "raw_cache":
 --   SELECT "kv_key", "id", "body", "extra_fields" FROM "raw_cache"
 --   INSERT INTO "raw_cache" ("kv_key", "id", "body", "extra_fields") VALUES (?1, ?2, ?3, ?4)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "raw_cache" SET "kv_key" = ?1, "body" = ?3, "extra_fields" = ?4 WHERE "id" = ?2
 --   DELETE FROM "raw_cache" WHERE "id" = ?1

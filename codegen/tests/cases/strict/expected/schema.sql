@@ -23,6 +23,7 @@ CREATE TABLE "strict_docs" (
 -- Statements the generated code runs on "strict_docs":
 --   SELECT "name", "title", "meta_shape", "meta_level" FROM "strict_docs"
 --   INSERT INTO "strict_docs" ("name", "title", "meta_shape", "meta_level") VALUES (?1, ?2, ?3, ?4)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "strict_docs" SET "title" = ?2, "meta_shape" = ?3, "meta_level" = ?4 WHERE "name" = ?1
 --   DELETE FROM "strict_docs" WHERE "name" = ?1
 
@@ -39,5 +40,6 @@ CREATE TABLE "strict_items" (
 -- Statements the generated code runs on "strict_items":
 --   SELECT "doc_name", "position", "id", "qty" FROM "strict_items"
 --   INSERT INTO "strict_items" ("doc_name", "position", "id", "qty") VALUES (?1, ?2, ?3, ?4)
+--     (and the same with the VALUES of several rows: (?1, …), (?N+1, …), …)
 --   UPDATE "strict_items" SET "id" = ?3, "qty" = ?4 WHERE "doc_name" = ?1 AND "position" = ?2
 --   DELETE FROM "strict_items" WHERE "doc_name" = ?1 AND "position" = ?2

@@ -5,6 +5,7 @@
  `cargo build`.*/
 #![allow(
     clippy::too_many_lines,
+    clippy::needless_update,
     clippy::needless_borrow,
     clippy::redundant_clone,
     clippy::let_and_return,
@@ -48,6 +49,9 @@ pub struct MigrateOptions {
     pub dry_run: bool,
     /// Called as each step starts: (steps done, steps in all, what).
     pub progress: Option<fn(usize, usize, &str)>,
+    /// Extract and write on the calling thread only. By default a second thread
+    /// extracts while the calling thread writes (on `wasm32` there is only one thread).
+    pub single_thread: bool,
 }
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
@@ -56,8 +60,12 @@ impl MigrateOptions {
         }
     }
 }
-/// Steps a migration reports: extract, plan and write each source.
-const STEPS: usize = 3 * KV_SOURCES.len();
+/// Steps a migration reports: each source, then the rows sources no longer have.
+const STEPS: usize = KV_SOURCES.len() + 1;
+/// Rows extracted from one source, on their way to its writer.
+enum Chunk {
+    Boards(boards::Rows),
+}
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
@@ -66,37 +74,56 @@ pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
-/// Migrates every mapped KV value into the tables. Every value is parsed, upgraded and
-/// checked before anything is written; rows are then compared with the stored ones and
-/// only the difference is written. Run it inside a transaction.
+/// Migrates every mapped KV value into the tables: each source's rows are extracted in
+/// chunks (parsed, upgraded and checked), compared with the stored rows and only the
+/// difference is written. Run it inside a transaction: on any error, roll it back and
+/// nothing is written.
 pub fn migrate(
     db: &mut dyn SqlExecutor,
     kv: &KvSnapshot,
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let mut done = 0;
-    opts.step(done, concat!("reading ", "board"));
-    done += 1;
-    let mut boards_rows = boards::Rows::default();
-    let boards_source = boards::extract_all(kv, &mut boards_rows)?;
-    opts.step(done, concat!("comparing ", "board"));
-    done += 1;
-    let boards_plan = boards::plan(db, boards_rows)?;
-    if !opts.dry_run {
-        opts.step(done, concat!("writing ", "board"));
-        done += 1;
-        boards_plan.upsert(db)?;
-        boards_plan.remove(db)?;
-    }
+    let dry_run = opts.dry_run;
+    let mut boards_writer: Option<boards::Writer> = None;
+    let sources = rt::pipeline::run(
+        !opts.single_thread,
+        |
+            sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
+        | -> Result<Vec<rt::SourceReport>, Error> {
+            let mut reports = Vec::new();
+            reports
+                .push(boards::extract_all(kv, &mut |rows| sink(Chunk::Boards(rows)))?);
+            Ok(reports)
+        },
+        |chunk| match chunk {
+            Chunk::Boards(rows) => {
+                let writer = match &mut boards_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(0usize, concat!("migrating ", "board"));
+                        boards_writer.insert(boards::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+        },
+    )?;
+    let mut boards_writer = match boards_writer {
+        Some(w) => w,
+        None => boards::Writer::load(db)?,
+    };
+    opts.step(STEPS - 1, "rows the sources no longer have");
+    boards_writer.retire(db, dry_run)?;
+    boards_writer.remove(db, dry_run)?;
     opts.step(STEPS, "done");
     let mut tables = Vec::new();
-    tables.extend(boards_plan.reports());
+    tables.extend(boards_writer.reports());
     Ok(Report {
-        dry_run: opts.dry_run,
+        dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
-        sources: vec![boards_source],
+        sources,
         unmapped_keys: kv
             .entries()
             .iter()
@@ -126,9 +153,10 @@ pub mod boards {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `boards`: one row per KV value of `board`.
@@ -150,16 +178,18 @@ pub mod boards {
         const TABLE: &'static str = "boards";
         const SELECT: &'static str = "SELECT \"kv_key\", \"title\", \"scores_state\", \"board_blobs_shape\", \"extra_fields\" FROM \"boards\"";
         const INSERT: &'static str = "INSERT INTO \"boards\" (\"kv_key\", \"title\", \"scores_state\", \"board_blobs_shape\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"boards\" (\"kv_key\", \"title\", \"scores_state\", \"board_blobs_shape\", \"extra_fields\")";
+        const COLUMNS: usize = 5usize;
         const UPDATE: &'static str = "UPDATE \"boards\" SET \"title\" = ?2, \"scores_state\" = ?3, \"board_blobs_shape\" = ?4, \"extra_fields\" = ?5 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"boards\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.title.to_sql(), self.scores_state.to_sql(),
                 self.board_blobs_shape.to_sql(), self.extra_fields.to_sql()
@@ -217,16 +247,18 @@ pub mod boards {
         const TABLE: &'static str = "cards";
         const SELECT: &'static str = "SELECT \"board_key\", \"position\", \"id\", \"points\", \"checklist_shape\", \"extra_fields\" FROM \"cards\"";
         const INSERT: &'static str = "INSERT INTO \"cards\" (\"board_key\", \"position\", \"id\", \"points\", \"checklist_shape\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"cards\" (\"board_key\", \"position\", \"id\", \"points\", \"checklist_shape\", \"extra_fields\")";
+        const COLUMNS: usize = 6usize;
         const UPDATE: &'static str = "UPDATE \"cards\" SET \"board_key\" = ?1, \"position\" = ?2, \"points\" = ?4, \"checklist_shape\" = ?5, \"extra_fields\" = ?6 WHERE \"id\" = ?3";
         const DELETE: &'static str = "DELETE FROM \"cards\" WHERE \"id\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.id.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.id.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.board_key.to_sql(), self.position.to_sql(), self.id.to_sql(), self
                 .points.to_sql(), self.checklist_shape.to_sql(), self.extra_fields
@@ -278,16 +310,18 @@ pub mod boards {
         const TABLE: &'static str = "card_labels";
         const SELECT: &'static str = "SELECT \"card_id\", \"position\", \"label\" FROM \"card_labels\"";
         const INSERT: &'static str = "INSERT INTO \"card_labels\" (\"card_id\", \"position\", \"label\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"card_labels\" (\"card_id\", \"position\", \"label\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"card_labels\" SET \"label\" = ?3 WHERE \"card_id\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"card_labels\" WHERE \"card_id\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.card_id.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.card_id.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.card_id.to_sql(), self.position.to_sql(), self.label.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -332,16 +366,18 @@ pub mod boards {
         const TABLE: &'static str = "checklist";
         const SELECT: &'static str = "SELECT \"card_id\", \"position\", \"text\", \"done\", \"checklist_notes_shape\", \"extra_fields\" FROM \"checklist\"";
         const INSERT: &'static str = "INSERT INTO \"checklist\" (\"card_id\", \"position\", \"text\", \"done\", \"checklist_notes_shape\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"checklist\" (\"card_id\", \"position\", \"text\", \"done\", \"checklist_notes_shape\", \"extra_fields\")";
+        const COLUMNS: usize = 6usize;
         const UPDATE: &'static str = "UPDATE \"checklist\" SET \"text\" = ?3, \"done\" = ?4, \"checklist_notes_shape\" = ?5, \"extra_fields\" = ?6 WHERE \"card_id\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"checklist\" WHERE \"card_id\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.card_id.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.card_id.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.card_id.to_sql(), self.position.to_sql(), self.text.to_sql(), self
                 .done.to_sql(), self.checklist_notes_shape.to_sql(), self.extra_fields
@@ -398,19 +434,21 @@ pub mod boards {
         const TABLE: &'static str = "checklist_notes";
         const SELECT: &'static str = "SELECT \"card_id\", \"item_position\", \"position\", \"note\" FROM \"checklist_notes\"";
         const INSERT: &'static str = "INSERT INTO \"checklist_notes\" (\"card_id\", \"item_position\", \"position\", \"note\") VALUES (?1, ?2, ?3, ?4)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"checklist_notes\" (\"card_id\", \"item_position\", \"position\", \"note\")";
+        const COLUMNS: usize = 4usize;
         const UPDATE: &'static str = "UPDATE \"checklist_notes\" SET \"note\" = ?4 WHERE \"card_id\" = ?1 AND \"item_position\" = ?2 AND \"position\" = ?3";
         const DELETE: &'static str = "DELETE FROM \"checklist_notes\" WHERE \"card_id\" = ?1 AND \"item_position\" = ?2 AND \"position\" = ?3";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.card_id.clone(), self.item_position, self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.card_id.to_sql(), self.item_position.to_sql(), self.position
                 .to_sql()
             ]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.card_id.to_sql(), self.item_position.to_sql(), self.position
                 .to_sql(), self.note.to_sql()
@@ -453,16 +491,18 @@ pub mod boards {
         const TABLE: &'static str = "board_scores";
         const SELECT: &'static str = "SELECT \"board_key\", \"position\", \"score\" FROM \"board_scores\"";
         const INSERT: &'static str = "INSERT INTO \"board_scores\" (\"board_key\", \"position\", \"score\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"board_scores\" (\"board_key\", \"position\", \"score\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"board_scores\" SET \"score\" = ?3 WHERE \"board_key\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"board_scores\" WHERE \"board_key\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.board_key.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.board_key.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.board_key.to_sql(), self.position.to_sql(), self.score.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -501,16 +541,18 @@ pub mod boards {
         const TABLE: &'static str = "board_blobs";
         const SELECT: &'static str = "SELECT \"board_key\", \"position\", \"blob\" FROM \"board_blobs\"";
         const INSERT: &'static str = "INSERT INTO \"board_blobs\" (\"board_key\", \"position\", \"blob\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"board_blobs\" (\"board_key\", \"position\", \"blob\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"board_blobs\" SET \"blob\" = ?3 WHERE \"board_key\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"board_blobs\" WHERE \"board_key\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.board_key.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.board_key.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.board_key.to_sql(), self.position.to_sql(), self.blob.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -531,7 +573,7 @@ pub mod boards {
     impl rt::sync::Ordered for BoardBlobsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"board_key\", \"position\", \"blob\" FROM \"board_blobs\" ORDER BY \"board_key\", \"position\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub boards: Vec<BoardsRow>,
@@ -543,36 +585,120 @@ pub mod boards {
         pub board_scores: Vec<BoardScoresRow>,
         pub board_blobs: Vec<BoardBlobsRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub boards: rt::sync::Plan<BoardsRow>,
-        pub cards: rt::sync::Plan<CardsRow>,
-        pub card_labels: rt::sync::Plan<CardLabelsRow>,
-        pub checklist: rt::sync::Plan<ChecklistRow>,
-        pub checklist_notes: rt::sync::Plan<ChecklistNotesRow>,
-        pub board_scores: rt::sync::Plan<BoardScoresRow>,
-        pub board_blobs: rt::sync::Plan<BoardBlobsRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.boards.len() + self.cards.len() + self.card_labels.len()
+                + self.checklist.len() + self.checklist_notes.len()
+                + self.board_scores.len() + self.board_blobs.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                boards: std::mem::take(&mut self.boards),
+                cards: std::mem::take(&mut self.cards),
+                card_labels: std::mem::take(&mut self.card_labels),
+                checklist: std::mem::take(&mut self.checklist),
+                checklist_notes: std::mem::take(&mut self.checklist_notes),
+                board_scores: std::mem::take(&mut self.board_scores),
+                board_blobs: std::mem::take(&mut self.board_blobs),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.boards)?;
-            rt::sync::upsert(db, &self.cards)?;
-            rt::sync::upsert(db, &self.card_labels)?;
-            rt::sync::upsert(db, &self.checklist)?;
-            rt::sync::upsert(db, &self.checklist_notes)?;
-            rt::sync::upsert(db, &self.board_scores)?;
-            rt::sync::upsert(db, &self.board_blobs)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub boards: rt::sync::TableSync<BoardsRow>,
+        pub cards: rt::sync::TableSync<CardsRow>,
+        pub card_labels: rt::sync::TableSync<CardLabelsRow>,
+        pub checklist: rt::sync::TableSync<ChecklistRow>,
+        pub checklist_notes: rt::sync::TableSync<ChecklistNotesRow>,
+        pub board_scores: rt::sync::TableSync<BoardScoresRow>,
+        pub board_blobs: rt::sync::TableSync<BoardBlobsRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                boards: rt::sync::TableSync::load(db, "board", rt::OnMissing::Delete)?,
+                cards: rt::sync::TableSync::load(db, "board", rt::OnMissing::Delete)?,
+                card_labels: rt::sync::TableSync::load(
+                    db,
+                    "board",
+                    rt::OnMissing::Delete,
+                )?,
+                checklist: rt::sync::TableSync::load(
+                    db,
+                    "board",
+                    rt::OnMissing::Delete,
+                )?,
+                checklist_notes: rt::sync::TableSync::load(
+                    db,
+                    "board",
+                    rt::OnMissing::Delete,
+                )?,
+                board_scores: rt::sync::TableSync::load(
+                    db,
+                    "board",
+                    rt::OnMissing::Delete,
+                )?,
+                board_blobs: rt::sync::TableSync::load(
+                    db,
+                    "board",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.boards.write(db, rows.boards, dry_run)?;
+            self.cards.write(db, rows.cards, dry_run)?;
+            self.card_labels.write(db, rows.card_labels, dry_run)?;
+            self.checklist.write(db, rows.checklist, dry_run)?;
+            self.checklist_notes.write(db, rows.checklist_notes, dry_run)?;
+            self.board_scores.write(db, rows.board_scores, dry_run)?;
+            self.board_blobs.write(db, rows.board_blobs, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.board_blobs)?;
-            rt::sync::remove(db, &self.board_scores)?;
-            rt::sync::remove(db, &self.checklist_notes)?;
-            rt::sync::remove(db, &self.checklist)?;
-            rt::sync::remove(db, &self.card_labels)?;
-            rt::sync::remove(db, &self.cards)?;
-            rt::sync::remove(db, &self.boards)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.boards.retire(db, dry_run)?;
+            self.cards.retire(db, dry_run)?;
+            self.card_labels.retire(db, dry_run)?;
+            self.checklist.retire(db, dry_run)?;
+            self.checklist_notes.retire(db, dry_run)?;
+            self.board_scores.retire(db, dry_run)?;
+            self.board_blobs.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.board_blobs.remove(db, dry_run)?;
+            self.board_scores.remove(db, dry_run)?;
+            self.checklist_notes.remove(db, dry_run)?;
+            self.checklist.remove(db, dry_run)?;
+            self.card_labels.remove(db, dry_run)?;
+            self.cards.remove(db, dry_run)?;
+            self.boards.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
@@ -583,43 +709,6 @@ pub mod boards {
             ]
         }
     }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            boards: rt::sync::plan(db, "board", rows.boards, rt::OnMissing::Delete)?,
-            cards: rt::sync::plan(db, "board", rows.cards, rt::OnMissing::Delete)?,
-            card_labels: rt::sync::plan(
-                db,
-                "board",
-                rows.card_labels,
-                rt::OnMissing::Delete,
-            )?,
-            checklist: rt::sync::plan(
-                db,
-                "board",
-                rows.checklist,
-                rt::OnMissing::Delete,
-            )?,
-            checklist_notes: rt::sync::plan(
-                db,
-                "board",
-                rows.checklist_notes,
-                rt::OnMissing::Delete,
-            )?,
-            board_scores: rt::sync::plan(
-                db,
-                "board",
-                rows.board_scores,
-                rt::OnMissing::Delete,
-            )?,
-            board_blobs: rt::sync::plan(
-                db,
-                "board",
-                rows.board_blobs,
-                rt::OnMissing::Delete,
-            )?,
-        })
-    }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["cards", "scores", "blobs"];
     const HOOK: Option<rt::stream::Hook> = None;
@@ -628,13 +717,18 @@ pub mod boards {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "board".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("board").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -654,10 +748,14 @@ pub mod boards {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            boards(&cx, entry, &split, out)?;
+            boards(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -680,7 +778,8 @@ pub mod boards {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -700,13 +799,20 @@ pub mod boards {
             board_blobs_shape,
             extra_fields: extra.finish(cx, at)?,
         };
+        out.boards.push(row.clone());
         if let Some(list) = kv2sql_cards_in {
             let kv2sql_cards_at = at.key("cards");
             list.for_each(
                 split,
                 "cards",
                 cx,
-                |i, element| cards(cx, &kv2sql_cards_at.index(i), element, i, &row, out),
+                |i, element| -> Result<(), Error> {
+                    cards(cx, &kv2sql_cards_at.index(i), element, i, &row, out)?;
+                    if out.len() >= rt::sync::CHUNK_ROWS {
+                        sink(out.take())?;
+                    }
+                    Ok(())
+                },
             )?;
         }
         if let Some(list) = kv2sql_board_scores_in {
@@ -715,14 +821,20 @@ pub mod boards {
                 split,
                 "scores",
                 cx,
-                |i, element| board_scores(
-                    cx,
-                    &kv2sql_board_scores_at.index(i),
-                    element,
-                    i,
-                    &row,
-                    out,
-                ),
+                |i, element| -> Result<(), Error> {
+                    board_scores(
+                        cx,
+                        &kv2sql_board_scores_at.index(i),
+                        element,
+                        i,
+                        &row,
+                        out,
+                    )?;
+                    if out.len() >= rt::sync::CHUNK_ROWS {
+                        sink(out.take())?;
+                    }
+                    Ok(())
+                },
             )?;
         }
         if let Some(list) = kv2sql_board_blobs_in {
@@ -731,17 +843,22 @@ pub mod boards {
                 split,
                 "blobs",
                 cx,
-                |i, element| board_blobs(
-                    cx,
-                    &kv2sql_board_blobs_at.index(i),
-                    element,
-                    i,
-                    &row,
-                    out,
-                ),
+                |i, element| -> Result<(), Error> {
+                    board_blobs(
+                        cx,
+                        &kv2sql_board_blobs_at.index(i),
+                        element,
+                        i,
+                        &row,
+                        out,
+                    )?;
+                    if out.len() >= rt::sync::CHUNK_ROWS {
+                        sink(out.take())?;
+                    }
+                    Ok(())
+                },
             )?;
         }
-        out.boards.push(row);
         Ok(())
     }
     /// Extracts the rows of `cards` (and its children) from one value.

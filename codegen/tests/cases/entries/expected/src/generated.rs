@@ -5,6 +5,7 @@
  `cargo build`.*/
 #![allow(
     clippy::too_many_lines,
+    clippy::needless_update,
     clippy::needless_borrow,
     clippy::redundant_clone,
     clippy::let_and_return,
@@ -48,6 +49,9 @@ pub struct MigrateOptions {
     pub dry_run: bool,
     /// Called as each step starts: (steps done, steps in all, what).
     pub progress: Option<fn(usize, usize, &str)>,
+    /// Extract and write on the calling thread only. By default a second thread
+    /// extracts while the calling thread writes (on `wasm32` there is only one thread).
+    pub single_thread: bool,
 }
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
@@ -56,8 +60,12 @@ impl MigrateOptions {
         }
     }
 }
-/// Steps a migration reports: extract, plan and write each source.
-const STEPS: usize = 3 * KV_SOURCES.len();
+/// Steps a migration reports: each source, then the rows sources no longer have.
+const STEPS: usize = KV_SOURCES.len() + 1;
+/// Rows extracted from one source, on their way to its writer.
+enum Chunk {
+    Directories(directories::Rows),
+}
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
@@ -66,37 +74,61 @@ pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
-/// Migrates every mapped KV value into the tables. Every value is parsed, upgraded and
-/// checked before anything is written; rows are then compared with the stored ones and
-/// only the difference is written. Run it inside a transaction.
+/// Migrates every mapped KV value into the tables: each source's rows are extracted in
+/// chunks (parsed, upgraded and checked), compared with the stored rows and only the
+/// difference is written. Run it inside a transaction: on any error, roll it back and
+/// nothing is written.
 pub fn migrate(
     db: &mut dyn SqlExecutor,
     kv: &KvSnapshot,
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let mut done = 0;
-    opts.step(done, concat!("reading ", "directory"));
-    done += 1;
-    let mut directories_rows = directories::Rows::default();
-    let directories_source = directories::extract_all(kv, &mut directories_rows)?;
-    opts.step(done, concat!("comparing ", "directory"));
-    done += 1;
-    let directories_plan = directories::plan(db, directories_rows)?;
-    if !opts.dry_run {
-        opts.step(done, concat!("writing ", "directory"));
-        done += 1;
-        directories_plan.upsert(db)?;
-        directories_plan.remove(db)?;
-    }
+    let dry_run = opts.dry_run;
+    let mut directories_writer: Option<directories::Writer> = None;
+    let sources = rt::pipeline::run(
+        !opts.single_thread,
+        |
+            sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
+        | -> Result<Vec<rt::SourceReport>, Error> {
+            let mut reports = Vec::new();
+            reports
+                .push(
+                    directories::extract_all(
+                        kv,
+                        &mut |rows| sink(Chunk::Directories(rows)),
+                    )?,
+                );
+            Ok(reports)
+        },
+        |chunk| match chunk {
+            Chunk::Directories(rows) => {
+                let writer = match &mut directories_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(0usize, concat!("migrating ", "directory"));
+                        directories_writer.insert(directories::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+        },
+    )?;
+    let mut directories_writer = match directories_writer {
+        Some(w) => w,
+        None => directories::Writer::load(db)?,
+    };
+    opts.step(STEPS - 1, "rows the sources no longer have");
+    directories_writer.retire(db, dry_run)?;
+    directories_writer.remove(db, dry_run)?;
     opts.step(STEPS, "done");
     let mut tables = Vec::new();
-    tables.extend(directories_plan.reports());
+    tables.extend(directories_writer.reports());
     Ok(Report {
-        dry_run: opts.dry_run,
+        dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
-        sources: vec![directories_source],
+        sources,
         unmapped_keys: kv
             .entries()
             .iter()
@@ -126,9 +158,10 @@ pub mod directories {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `directories`: one row per KV value of `directory`.
@@ -150,16 +183,18 @@ pub mod directories {
         const TABLE: &'static str = "directories";
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"counters_shape\", \"people_shape\", \"extra_fields\" FROM \"directories\"";
         const INSERT: &'static str = "INSERT INTO \"directories\" (\"kv_key\", \"version\", \"counters_shape\", \"people_shape\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"directories\" (\"kv_key\", \"version\", \"counters_shape\", \"people_shape\", \"extra_fields\")";
+        const COLUMNS: usize = 5usize;
         const UPDATE: &'static str = "UPDATE \"directories\" SET \"version\" = ?2, \"counters_shape\" = ?3, \"people_shape\" = ?4, \"extra_fields\" = ?5 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"directories\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.version.to_sql(), self.counters_shape
                 .to_sql(), self.people_shape.to_sql(), self.extra_fields.to_sql()
@@ -211,16 +246,18 @@ pub mod directories {
         const TABLE: &'static str = "logins";
         const SELECT: &'static str = "SELECT \"dir_key\", \"login\", \"address\" FROM \"logins\"";
         const INSERT: &'static str = "INSERT INTO \"logins\" (\"dir_key\", \"login\", \"address\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"logins\" (\"dir_key\", \"login\", \"address\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"logins\" SET \"address\" = ?3 WHERE \"dir_key\" = ?1 AND \"login\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"logins\" WHERE \"dir_key\" = ?1 AND \"login\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.dir_key.clone(), self.login.clone())
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.dir_key.to_sql(), self.login.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.dir_key.to_sql(), self.login.to_sql(), self.address.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -259,16 +296,18 @@ pub mod directories {
         const TABLE: &'static str = "counters";
         const SELECT: &'static str = "SELECT \"dir_key\", \"name\", \"value\" FROM \"counters\"";
         const INSERT: &'static str = "INSERT INTO \"counters\" (\"dir_key\", \"name\", \"value\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"counters\" (\"dir_key\", \"name\", \"value\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"counters\" SET \"value\" = ?3 WHERE \"dir_key\" = ?1 AND \"name\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"counters\" WHERE \"dir_key\" = ?1 AND \"name\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.dir_key.clone(), self.name.clone())
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.dir_key.to_sql(), self.name.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.dir_key.to_sql(), self.name.to_sql(), self.value.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -313,16 +352,18 @@ pub mod directories {
         const TABLE: &'static str = "people";
         const SELECT: &'static str = "SELECT \"dir_key\", \"handle\", \"position\", \"full_name\", \"age\", \"extra_fields\" FROM \"people\"";
         const INSERT: &'static str = "INSERT INTO \"people\" (\"dir_key\", \"handle\", \"position\", \"full_name\", \"age\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"people\" (\"dir_key\", \"handle\", \"position\", \"full_name\", \"age\", \"extra_fields\")";
+        const COLUMNS: usize = 6usize;
         const UPDATE: &'static str = "UPDATE \"people\" SET \"position\" = ?3, \"full_name\" = ?4, \"age\" = ?5, \"extra_fields\" = ?6 WHERE \"dir_key\" = ?1 AND \"handle\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"people\" WHERE \"dir_key\" = ?1 AND \"handle\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.dir_key.clone(), self.handle.clone())
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.dir_key.to_sql(), self.handle.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.dir_key.to_sql(), self.handle.to_sql(), self.position.to_sql(), self
                 .full_name.to_sql(), self.age.to_sql(), self.extra_fields.to_sql()
@@ -375,16 +416,18 @@ pub mod directories {
         const TABLE: &'static str = "person_aliases";
         const SELECT: &'static str = "SELECT \"dir_key\", \"handle\", \"position\", \"alias\" FROM \"person_aliases\"";
         const INSERT: &'static str = "INSERT INTO \"person_aliases\" (\"dir_key\", \"handle\", \"position\", \"alias\") VALUES (?1, ?2, ?3, ?4)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"person_aliases\" (\"dir_key\", \"handle\", \"position\", \"alias\")";
+        const COLUMNS: usize = 4usize;
         const UPDATE: &'static str = "UPDATE \"person_aliases\" SET \"alias\" = ?4 WHERE \"dir_key\" = ?1 AND \"handle\" = ?2 AND \"position\" = ?3";
         const DELETE: &'static str = "DELETE FROM \"person_aliases\" WHERE \"dir_key\" = ?1 AND \"handle\" = ?2 AND \"position\" = ?3";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.dir_key.clone(), self.handle.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.dir_key.to_sql(), self.handle.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.dir_key.to_sql(), self.handle.to_sql(), self.position.to_sql(), self
                 .alias.to_sql()
@@ -415,7 +458,7 @@ pub mod directories {
     impl rt::sync::Ordered for PersonAliasesRow {
         const SELECT_ORDERED: &'static str = "SELECT \"dir_key\", \"handle\", \"position\", \"alias\" FROM \"person_aliases\" ORDER BY \"dir_key\", \"handle\", \"position\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub directories: Vec<DirectoriesRow>,
@@ -424,30 +467,107 @@ pub mod directories {
         pub people: Vec<PeopleRow>,
         pub person_aliases: Vec<PersonAliasesRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub directories: rt::sync::Plan<DirectoriesRow>,
-        pub logins: rt::sync::Plan<LoginsRow>,
-        pub counters: rt::sync::Plan<CountersRow>,
-        pub people: rt::sync::Plan<PeopleRow>,
-        pub person_aliases: rt::sync::Plan<PersonAliasesRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.directories.len() + self.logins.len() + self.counters.len()
+                + self.people.len() + self.person_aliases.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                directories: std::mem::take(&mut self.directories),
+                logins: std::mem::take(&mut self.logins),
+                counters: std::mem::take(&mut self.counters),
+                people: std::mem::take(&mut self.people),
+                person_aliases: std::mem::take(&mut self.person_aliases),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.directories)?;
-            rt::sync::upsert(db, &self.logins)?;
-            rt::sync::upsert(db, &self.counters)?;
-            rt::sync::upsert(db, &self.people)?;
-            rt::sync::upsert(db, &self.person_aliases)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub directories: rt::sync::TableSync<DirectoriesRow>,
+        pub logins: rt::sync::TableSync<LoginsRow>,
+        pub counters: rt::sync::TableSync<CountersRow>,
+        pub people: rt::sync::TableSync<PeopleRow>,
+        pub person_aliases: rt::sync::TableSync<PersonAliasesRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                directories: rt::sync::TableSync::load(
+                    db,
+                    "directory",
+                    rt::OnMissing::Delete,
+                )?,
+                logins: rt::sync::TableSync::load(
+                    db,
+                    "directory",
+                    rt::OnMissing::Delete,
+                )?,
+                counters: rt::sync::TableSync::load(
+                    db,
+                    "directory",
+                    rt::OnMissing::Delete,
+                )?,
+                people: rt::sync::TableSync::load(
+                    db,
+                    "directory",
+                    rt::OnMissing::Delete,
+                )?,
+                person_aliases: rt::sync::TableSync::load(
+                    db,
+                    "directory",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.directories.write(db, rows.directories, dry_run)?;
+            self.logins.write(db, rows.logins, dry_run)?;
+            self.counters.write(db, rows.counters, dry_run)?;
+            self.people.write(db, rows.people, dry_run)?;
+            self.person_aliases.write(db, rows.person_aliases, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.person_aliases)?;
-            rt::sync::remove(db, &self.people)?;
-            rt::sync::remove(db, &self.counters)?;
-            rt::sync::remove(db, &self.logins)?;
-            rt::sync::remove(db, &self.directories)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.directories.retire(db, dry_run)?;
+            self.logins.retire(db, dry_run)?;
+            self.counters.retire(db, dry_run)?;
+            self.people.retire(db, dry_run)?;
+            self.person_aliases.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.person_aliases.remove(db, dry_run)?;
+            self.people.remove(db, dry_run)?;
+            self.counters.remove(db, dry_run)?;
+            self.logins.remove(db, dry_run)?;
+            self.directories.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
@@ -457,31 +577,6 @@ pub mod directories {
             ]
         }
     }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            directories: rt::sync::plan(
-                db,
-                "directory",
-                rows.directories,
-                rt::OnMissing::Delete,
-            )?,
-            logins: rt::sync::plan(db, "directory", rows.logins, rt::OnMissing::Delete)?,
-            counters: rt::sync::plan(
-                db,
-                "directory",
-                rows.counters,
-                rt::OnMissing::Delete,
-            )?,
-            people: rt::sync::plan(db, "directory", rows.people, rt::OnMissing::Delete)?,
-            person_aliases: rt::sync::plan(
-                db,
-                "directory",
-                rows.person_aliases,
-                rt::OnMissing::Delete,
-            )?,
-        })
-    }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
     const HOOK: Option<rt::stream::Hook> = None;
@@ -490,13 +585,18 @@ pub mod directories {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "directory".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("directory").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -516,10 +616,14 @@ pub mod directories {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            directories(&cx, entry, &split, out)?;
+            directories(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -542,7 +646,8 @@ pub mod directories {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -574,6 +679,7 @@ pub mod directories {
             people_shape,
             extra_fields: extra.finish(cx, at)?,
         };
+        out.directories.push(row.clone());
         if let Some(list) = kv2sql_logins_in {
             let kv2sql_logins_at = at.key("logins");
             for (k, element) in list {
@@ -592,7 +698,6 @@ pub mod directories {
                 people(cx, &kv2sql_people_at.key(k), element, k, i, &row, out)?;
             }
         }
-        out.directories.push(row);
         Ok(())
     }
     /// Extracts the rows of `logins` (and its children) from one value.

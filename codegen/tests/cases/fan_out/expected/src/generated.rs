@@ -5,6 +5,7 @@
  `cargo build`.*/
 #![allow(
     clippy::too_many_lines,
+    clippy::needless_update,
     clippy::needless_borrow,
     clippy::redundant_clone,
     clippy::let_and_return,
@@ -48,6 +49,9 @@ pub struct MigrateOptions {
     pub dry_run: bool,
     /// Called as each step starts: (steps done, steps in all, what).
     pub progress: Option<fn(usize, usize, &str)>,
+    /// Extract and write on the calling thread only. By default a second thread
+    /// extracts while the calling thread writes (on `wasm32` there is only one thread).
+    pub single_thread: bool,
 }
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
@@ -56,8 +60,12 @@ impl MigrateOptions {
         }
     }
 }
-/// Steps a migration reports: extract, plan and write each source.
-const STEPS: usize = 3 * KV_SOURCES.len();
+/// Steps a migration reports: each source, then the rows sources no longer have.
+const STEPS: usize = KV_SOURCES.len() + 1;
+/// Rows extracted from one source, on their way to its writer.
+enum Chunk {
+    Scans(scans::Rows),
+}
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
@@ -66,37 +74,55 @@ pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
-/// Migrates every mapped KV value into the tables. Every value is parsed, upgraded and
-/// checked before anything is written; rows are then compared with the stored ones and
-/// only the difference is written. Run it inside a transaction.
+/// Migrates every mapped KV value into the tables: each source's rows are extracted in
+/// chunks (parsed, upgraded and checked), compared with the stored rows and only the
+/// difference is written. Run it inside a transaction: on any error, roll it back and
+/// nothing is written.
 pub fn migrate(
     db: &mut dyn SqlExecutor,
     kv: &KvSnapshot,
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let mut done = 0;
-    opts.step(done, concat!("reading ", "scan"));
-    done += 1;
-    let mut scans_rows = scans::Rows::default();
-    let scans_source = scans::extract_all(kv, &mut scans_rows)?;
-    opts.step(done, concat!("comparing ", "scan"));
-    done += 1;
-    let scans_plan = scans::plan(db, scans_rows)?;
-    if !opts.dry_run {
-        opts.step(done, concat!("writing ", "scan"));
-        done += 1;
-        scans_plan.upsert(db)?;
-        scans_plan.remove(db)?;
-    }
+    let dry_run = opts.dry_run;
+    let mut scans_writer: Option<scans::Writer> = None;
+    let sources = rt::pipeline::run(
+        !opts.single_thread,
+        |
+            sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
+        | -> Result<Vec<rt::SourceReport>, Error> {
+            let mut reports = Vec::new();
+            reports.push(scans::extract_all(kv, &mut |rows| sink(Chunk::Scans(rows)))?);
+            Ok(reports)
+        },
+        |chunk| match chunk {
+            Chunk::Scans(rows) => {
+                let writer = match &mut scans_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(0usize, concat!("migrating ", "scan"));
+                        scans_writer.insert(scans::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+        },
+    )?;
+    let mut scans_writer = match scans_writer {
+        Some(w) => w,
+        None => scans::Writer::load(db)?,
+    };
+    opts.step(STEPS - 1, "rows the sources no longer have");
+    scans_writer.retire(db, dry_run)?;
+    scans_writer.remove(db, dry_run)?;
     opts.step(STEPS, "done");
     let mut tables = Vec::new();
-    tables.extend(scans_plan.reports());
+    tables.extend(scans_writer.reports());
     Ok(Report {
-        dry_run: opts.dry_run,
+        dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
-        sources: vec![scans_source],
+        sources,
         unmapped_keys: kv
             .entries()
             .iter()
@@ -126,9 +152,10 @@ pub mod scans {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `scans`: one row per KV value of `scan`.
@@ -146,16 +173,18 @@ pub mod scans {
         const TABLE: &'static str = "scans";
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"scans\"";
         const INSERT: &'static str = "INSERT INTO \"scans\" (\"kv_key\", \"version\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"scans\" (\"kv_key\", \"version\", \"extra_fields\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"scans\" SET \"version\" = ?2, \"extra_fields\" = ?3 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"scans\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql(), self.version.to_sql(), self.extra_fields.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -194,16 +223,18 @@ pub mod scans {
         const TABLE: &'static str = "repos";
         const SELECT: &'static str = "SELECT \"scan_key\", \"repo\", \"extra_fields\" FROM \"repos\"";
         const INSERT: &'static str = "INSERT INTO \"repos\" (\"scan_key\", \"repo\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"repos\" (\"scan_key\", \"repo\", \"extra_fields\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"repos\" SET \"extra_fields\" = ?3 WHERE \"scan_key\" = ?1 AND \"repo\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"repos\" WHERE \"scan_key\" = ?1 AND \"repo\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.scan_key.clone(), self.repo.clone())
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.repo.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.repo.to_sql(), self.extra_fields.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -246,16 +277,18 @@ pub mod scans {
         const TABLE: &'static str = "repo_state";
         const SELECT: &'static str = "SELECT \"scan_key\", \"repo\", \"kind\", \"last_at\", \"fails\" FROM \"repo_state\"";
         const INSERT: &'static str = "INSERT INTO \"repo_state\" (\"scan_key\", \"repo\", \"kind\", \"last_at\", \"fails\") VALUES (?1, ?2, ?3, ?4, ?5)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"repo_state\" (\"scan_key\", \"repo\", \"kind\", \"last_at\", \"fails\")";
+        const COLUMNS: usize = 5usize;
         const UPDATE: &'static str = "UPDATE \"repo_state\" SET \"last_at\" = ?4, \"fails\" = ?5 WHERE \"scan_key\" = ?1 AND \"repo\" = ?2 AND \"kind\" = ?3";
         const DELETE: &'static str = "DELETE FROM \"repo_state\" WHERE \"scan_key\" = ?1 AND \"repo\" = ?2 AND \"kind\" = ?3";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.scan_key.clone(), self.repo.clone(), self.kind.clone())
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.repo.to_sql(), self.kind.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.scan_key.to_sql(), self.repo.to_sql(), self.kind.to_sql(), self
                 .last_at.to_sql(), self.fails.to_sql()
@@ -305,16 +338,18 @@ pub mod scans {
         const TABLE: &'static str = "scan_totals";
         const SELECT: &'static str = "SELECT \"scan_key\", \"period\", \"total\" FROM \"scan_totals\"";
         const INSERT: &'static str = "INSERT INTO \"scan_totals\" (\"scan_key\", \"period\", \"total\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"scan_totals\" (\"scan_key\", \"period\", \"total\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"scan_totals\" SET \"total\" = ?3 WHERE \"scan_key\" = ?1 AND \"period\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"scan_totals\" WHERE \"scan_key\" = ?1 AND \"period\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.scan_key.clone(), self.period.clone())
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.period.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.period.to_sql(), self.total.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -338,7 +373,7 @@ pub mod scans {
     impl rt::sync::Ordered for ScanTotalsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"period\", \"total\" FROM \"scan_totals\" ORDER BY \"scan_key\", \"scan_key\", \"period\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub scans: Vec<ScansRow>,
@@ -346,27 +381,89 @@ pub mod scans {
         pub repo_state: Vec<RepoStateRow>,
         pub scan_totals: Vec<ScanTotalsRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub scans: rt::sync::Plan<ScansRow>,
-        pub repos: rt::sync::Plan<ReposRow>,
-        pub repo_state: rt::sync::Plan<RepoStateRow>,
-        pub scan_totals: rt::sync::Plan<ScanTotalsRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.scans.len() + self.repos.len() + self.repo_state.len()
+                + self.scan_totals.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                scans: std::mem::take(&mut self.scans),
+                repos: std::mem::take(&mut self.repos),
+                repo_state: std::mem::take(&mut self.repo_state),
+                scan_totals: std::mem::take(&mut self.scan_totals),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.scans)?;
-            rt::sync::upsert(db, &self.repos)?;
-            rt::sync::upsert(db, &self.repo_state)?;
-            rt::sync::upsert(db, &self.scan_totals)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub scans: rt::sync::TableSync<ScansRow>,
+        pub repos: rt::sync::TableSync<ReposRow>,
+        pub repo_state: rt::sync::TableSync<RepoStateRow>,
+        pub scan_totals: rt::sync::TableSync<ScanTotalsRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                scans: rt::sync::TableSync::load(db, "scan", rt::OnMissing::Delete)?,
+                repos: rt::sync::TableSync::load(db, "scan", rt::OnMissing::Delete)?,
+                repo_state: rt::sync::TableSync::load(
+                    db,
+                    "scan",
+                    rt::OnMissing::Delete,
+                )?,
+                scan_totals: rt::sync::TableSync::load(
+                    db,
+                    "scan",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.scans.write(db, rows.scans, dry_run)?;
+            self.repos.write(db, rows.repos, dry_run)?;
+            self.repo_state.write(db, rows.repo_state, dry_run)?;
+            self.scan_totals.write(db, rows.scan_totals, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.scan_totals)?;
-            rt::sync::remove(db, &self.repo_state)?;
-            rt::sync::remove(db, &self.repos)?;
-            rt::sync::remove(db, &self.scans)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.scans.retire(db, dry_run)?;
+            self.repos.retire(db, dry_run)?;
+            self.repo_state.retire(db, dry_run)?;
+            self.scan_totals.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.scan_totals.remove(db, dry_run)?;
+            self.repo_state.remove(db, dry_run)?;
+            self.repos.remove(db, dry_run)?;
+            self.scans.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
@@ -376,25 +473,6 @@ pub mod scans {
             ]
         }
     }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            scans: rt::sync::plan(db, "scan", rows.scans, rt::OnMissing::Delete)?,
-            repos: rt::sync::plan(db, "scan", rows.repos, rt::OnMissing::Delete)?,
-            repo_state: rt::sync::plan(
-                db,
-                "scan",
-                rows.repo_state,
-                rt::OnMissing::Delete,
-            )?,
-            scan_totals: rt::sync::plan(
-                db,
-                "scan",
-                rows.scan_totals,
-                rt::OnMissing::Delete,
-            )?,
-        })
-    }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
     const HOOK: Option<rt::stream::Hook> = None;
@@ -403,13 +481,18 @@ pub mod scans {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "scan".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("scan").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -429,10 +512,14 @@ pub mod scans {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            scans(&cx, entry, &split, out)?;
+            scans(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -455,7 +542,8 @@ pub mod scans {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -469,6 +557,7 @@ pub mod scans {
             version,
             extra_fields: extra.finish(cx, at)?,
         };
+        out.scans.push(row.clone());
         if let Some(list) = kv2sql_repos_in {
             let kv2sql_repos_at = at.key("repos");
             for (k, element) in list {
@@ -476,7 +565,6 @@ pub mod scans {
             }
         }
         scan_totals(cx, at, obj, &row, out)?;
-        out.scans.push(row);
         Ok(())
     }
     /// Extracts the rows of `repos` (and its children) from one value.

@@ -5,6 +5,7 @@
  `cargo build`.*/
 #![allow(
     clippy::too_many_lines,
+    clippy::needless_update,
     clippy::needless_borrow,
     clippy::redundant_clone,
     clippy::let_and_return,
@@ -48,6 +49,9 @@ pub struct MigrateOptions {
     pub dry_run: bool,
     /// Called as each step starts: (steps done, steps in all, what).
     pub progress: Option<fn(usize, usize, &str)>,
+    /// Extract and write on the calling thread only. By default a second thread
+    /// extracts while the calling thread writes (on `wasm32` there is only one thread).
+    pub single_thread: bool,
 }
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
@@ -56,8 +60,12 @@ impl MigrateOptions {
         }
     }
 }
-/// Steps a migration reports: extract, plan and write each source.
-const STEPS: usize = 3 * KV_SOURCES.len();
+/// Steps a migration reports: each source, then the rows sources no longer have.
+const STEPS: usize = KV_SOURCES.len() + 1;
+/// Rows extracted from one source, on their way to its writer.
+enum Chunk {
+    Profiles(profiles::Rows),
+}
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
@@ -66,37 +74,58 @@ pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
-/// Migrates every mapped KV value into the tables. Every value is parsed, upgraded and
-/// checked before anything is written; rows are then compared with the stored ones and
-/// only the difference is written. Run it inside a transaction.
+/// Migrates every mapped KV value into the tables: each source's rows are extracted in
+/// chunks (parsed, upgraded and checked), compared with the stored rows and only the
+/// difference is written. Run it inside a transaction: on any error, roll it back and
+/// nothing is written.
 pub fn migrate(
     db: &mut dyn SqlExecutor,
     kv: &KvSnapshot,
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let mut done = 0;
-    opts.step(done, concat!("reading ", "profile"));
-    done += 1;
-    let mut profiles_rows = profiles::Rows::default();
-    let profiles_source = profiles::extract_all(kv, &mut profiles_rows)?;
-    opts.step(done, concat!("comparing ", "profile"));
-    done += 1;
-    let profiles_plan = profiles::plan(db, profiles_rows)?;
-    if !opts.dry_run {
-        opts.step(done, concat!("writing ", "profile"));
-        done += 1;
-        profiles_plan.upsert(db)?;
-        profiles_plan.remove(db)?;
-    }
+    let dry_run = opts.dry_run;
+    let mut profiles_writer: Option<profiles::Writer> = None;
+    let sources = rt::pipeline::run(
+        !opts.single_thread,
+        |
+            sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
+        | -> Result<Vec<rt::SourceReport>, Error> {
+            let mut reports = Vec::new();
+            reports
+                .push(
+                    profiles::extract_all(kv, &mut |rows| sink(Chunk::Profiles(rows)))?,
+                );
+            Ok(reports)
+        },
+        |chunk| match chunk {
+            Chunk::Profiles(rows) => {
+                let writer = match &mut profiles_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(0usize, concat!("migrating ", "profile"));
+                        profiles_writer.insert(profiles::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+        },
+    )?;
+    let mut profiles_writer = match profiles_writer {
+        Some(w) => w,
+        None => profiles::Writer::load(db)?,
+    };
+    opts.step(STEPS - 1, "rows the sources no longer have");
+    profiles_writer.retire(db, dry_run)?;
+    profiles_writer.remove(db, dry_run)?;
     opts.step(STEPS, "done");
     let mut tables = Vec::new();
-    tables.extend(profiles_plan.reports());
+    tables.extend(profiles_writer.reports());
     Ok(Report {
-        dry_run: opts.dry_run,
+        dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
-        sources: vec![profiles_source],
+        sources,
         unmapped_keys: kv
             .entries()
             .iter()
@@ -126,9 +155,10 @@ pub mod profiles {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `profiles`: one row per KV value of `profile`.
@@ -186,16 +216,18 @@ pub mod profiles {
         const TABLE: &'static str = "profiles";
         const SELECT: &'static str = "SELECT \"kv_key\", \"owner_name\", \"owner_age\", \"owner_agent_id\", \"owner_agent_id_absent\", \"owner_address_shape\", \"owner_address_city\", \"owner_address_zip\", \"claimed_shape\", \"claimed_who\", \"claimed_at\", \"claimed_note\", \"claimed_note_absent\", \"site_shape\", \"site_url\", \"site_meta_source\", \"site_meta_stars\", \"leader_shape\", \"leader_name\", \"leader_since\", \"leader_inner_shape\", \"leader_inner_flag\", \"extra_fields\" FROM \"profiles\"";
         const INSERT: &'static str = "INSERT INTO \"profiles\" (\"kv_key\", \"owner_name\", \"owner_age\", \"owner_agent_id\", \"owner_agent_id_absent\", \"owner_address_shape\", \"owner_address_city\", \"owner_address_zip\", \"claimed_shape\", \"claimed_who\", \"claimed_at\", \"claimed_note\", \"claimed_note_absent\", \"site_shape\", \"site_url\", \"site_meta_source\", \"site_meta_stars\", \"leader_shape\", \"leader_name\", \"leader_since\", \"leader_inner_shape\", \"leader_inner_flag\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"profiles\" (\"kv_key\", \"owner_name\", \"owner_age\", \"owner_agent_id\", \"owner_agent_id_absent\", \"owner_address_shape\", \"owner_address_city\", \"owner_address_zip\", \"claimed_shape\", \"claimed_who\", \"claimed_at\", \"claimed_note\", \"claimed_note_absent\", \"site_shape\", \"site_url\", \"site_meta_source\", \"site_meta_stars\", \"leader_shape\", \"leader_name\", \"leader_since\", \"leader_inner_shape\", \"leader_inner_flag\", \"extra_fields\")";
+        const COLUMNS: usize = 23usize;
         const UPDATE: &'static str = "UPDATE \"profiles\" SET \"owner_name\" = ?2, \"owner_age\" = ?3, \"owner_agent_id\" = ?4, \"owner_agent_id_absent\" = ?5, \"owner_address_shape\" = ?6, \"owner_address_city\" = ?7, \"owner_address_zip\" = ?8, \"claimed_shape\" = ?9, \"claimed_who\" = ?10, \"claimed_at\" = ?11, \"claimed_note\" = ?12, \"claimed_note_absent\" = ?13, \"site_shape\" = ?14, \"site_url\" = ?15, \"site_meta_source\" = ?16, \"site_meta_stars\" = ?17, \"leader_shape\" = ?18, \"leader_name\" = ?19, \"leader_since\" = ?20, \"leader_inner_shape\" = ?21, \"leader_inner_flag\" = ?22, \"extra_fields\" = ?23 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"profiles\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.owner_name.to_sql(), self.owner_age.to_sql(),
                 self.owner_agent_id.to_sql(), self.owner_agent_id_absent.to_sql(), self
@@ -310,39 +342,76 @@ pub mod profiles {
     impl rt::sync::Ordered for ProfilesRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"owner_name\", \"owner_age\", \"owner_agent_id\", \"owner_agent_id_absent\", \"owner_address_shape\", \"owner_address_city\", \"owner_address_zip\", \"claimed_shape\", \"claimed_who\", \"claimed_at\", \"claimed_note\", \"claimed_note_absent\", \"site_shape\", \"site_url\", \"site_meta_source\", \"site_meta_stars\", \"leader_shape\", \"leader_name\", \"leader_since\", \"leader_inner_shape\", \"leader_inner_flag\", \"extra_fields\" FROM \"profiles\" ORDER BY \"kv_key\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub profiles: Vec<ProfilesRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub profiles: rt::sync::Plan<ProfilesRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.profiles.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                profiles: std::mem::take(&mut self.profiles),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.profiles)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub profiles: rt::sync::TableSync<ProfilesRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                profiles: rt::sync::TableSync::load(
+                    db,
+                    "profile",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.profiles.write(db, rows.profiles, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.profiles)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.profiles.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.profiles.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.profiles.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            profiles: rt::sync::plan(
-                db,
-                "profile",
-                rows.profiles,
-                rt::OnMissing::Delete,
-            )?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
@@ -352,13 +421,18 @@ pub mod profiles {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "profile".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("profile").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -378,10 +452,14 @@ pub mod profiles {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            profiles(&cx, entry, &split, out)?;
+            profiles(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -404,7 +482,8 @@ pub mod profiles {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -587,7 +666,7 @@ pub mod profiles {
             leader_inner_flag,
             extra_fields: extra.finish(cx, at)?,
         };
-        out.profiles.push(row);
+        out.profiles.push(row.clone());
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.

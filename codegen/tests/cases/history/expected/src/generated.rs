@@ -5,6 +5,7 @@
  `cargo build`.*/
 #![allow(
     clippy::too_many_lines,
+    clippy::needless_update,
     clippy::needless_borrow,
     clippy::redundant_clone,
     clippy::let_and_return,
@@ -48,6 +49,9 @@ pub struct MigrateOptions {
     pub dry_run: bool,
     /// Called as each step starts: (steps done, steps in all, what).
     pub progress: Option<fn(usize, usize, &str)>,
+    /// Extract and write on the calling thread only. By default a second thread
+    /// extracts while the calling thread writes (on `wasm32` there is only one thread).
+    pub single_thread: bool,
 }
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
@@ -56,8 +60,12 @@ impl MigrateOptions {
         }
     }
 }
-/// Steps a migration reports: extract, plan and write each source.
-const STEPS: usize = 3 * KV_SOURCES.len();
+/// Steps a migration reports: each source, then the rows sources no longer have.
+const STEPS: usize = KV_SOURCES.len() + 1;
+/// Rows extracted from one source, on their way to its writer.
+enum Chunk {
+    EventLogs(event_logs::Rows),
+}
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
@@ -66,37 +74,61 @@ pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
-/// Migrates every mapped KV value into the tables. Every value is parsed, upgraded and
-/// checked before anything is written; rows are then compared with the stored ones and
-/// only the difference is written. Run it inside a transaction.
+/// Migrates every mapped KV value into the tables: each source's rows are extracted in
+/// chunks (parsed, upgraded and checked), compared with the stored rows and only the
+/// difference is written. Run it inside a transaction: on any error, roll it back and
+/// nothing is written.
 pub fn migrate(
     db: &mut dyn SqlExecutor,
     kv: &KvSnapshot,
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let mut done = 0;
-    opts.step(done, concat!("reading ", "events"));
-    done += 1;
-    let mut event_logs_rows = event_logs::Rows::default();
-    let event_logs_source = event_logs::extract_all(kv, &mut event_logs_rows)?;
-    opts.step(done, concat!("comparing ", "events"));
-    done += 1;
-    let event_logs_plan = event_logs::plan(db, event_logs_rows)?;
-    if !opts.dry_run {
-        opts.step(done, concat!("writing ", "events"));
-        done += 1;
-        event_logs_plan.upsert(db)?;
-        event_logs_plan.remove(db)?;
-    }
+    let dry_run = opts.dry_run;
+    let mut event_logs_writer: Option<event_logs::Writer> = None;
+    let sources = rt::pipeline::run(
+        !opts.single_thread,
+        |
+            sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
+        | -> Result<Vec<rt::SourceReport>, Error> {
+            let mut reports = Vec::new();
+            reports
+                .push(
+                    event_logs::extract_all(
+                        kv,
+                        &mut |rows| sink(Chunk::EventLogs(rows)),
+                    )?,
+                );
+            Ok(reports)
+        },
+        |chunk| match chunk {
+            Chunk::EventLogs(rows) => {
+                let writer = match &mut event_logs_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(0usize, concat!("migrating ", "events"));
+                        event_logs_writer.insert(event_logs::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+        },
+    )?;
+    let mut event_logs_writer = match event_logs_writer {
+        Some(w) => w,
+        None => event_logs::Writer::load(db)?,
+    };
+    opts.step(STEPS - 1, "rows the sources no longer have");
+    event_logs_writer.retire(db, dry_run)?;
+    event_logs_writer.remove(db, dry_run)?;
     opts.step(STEPS, "done");
     let mut tables = Vec::new();
-    tables.extend(event_logs_plan.reports());
+    tables.extend(event_logs_writer.reports());
     Ok(Report {
-        dry_run: opts.dry_run,
+        dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
-        sources: vec![event_logs_source],
+        sources,
         unmapped_keys: kv
             .entries()
             .iter()
@@ -126,9 +158,10 @@ pub mod event_logs {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `event_logs`: one row per KV value of `events`.
@@ -146,16 +179,18 @@ pub mod event_logs {
         const TABLE: &'static str = "event_logs";
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"event_logs\"";
         const INSERT: &'static str = "INSERT INTO \"event_logs\" (\"kv_key\", \"version\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"event_logs\" (\"kv_key\", \"version\", \"extra_fields\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"event_logs\" SET \"version\" = ?2, \"extra_fields\" = ?3 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"event_logs\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql(), self.version.to_sql(), self.extra_fields.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -202,6 +237,8 @@ pub mod event_logs {
         const TABLE: &'static str = "events";
         const SELECT: &'static str = "SELECT \"log_key\", \"position\", \"id\", \"kind\", \"data\", \"extra_fields\" FROM \"events\"";
         const INSERT: &'static str = "INSERT INTO \"events\" (\"log_key\", \"position\", \"id\", \"kind\", \"data\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"events\" (\"log_key\", \"position\", \"id\", \"kind\", \"data\", \"extra_fields\")";
+        const COLUMNS: usize = 6usize;
         const UPDATE: &'static str = "UPDATE \"events\" SET \"log_key\" = ?1, \"position\" = ?2, \"kind\" = ?4, \"data\" = ?5, \"extra_fields\" = ?6 WHERE \"id\" = ?3";
         const DELETE: &'static str = "DELETE FROM \"events\" WHERE \"id\" = ?1";
         const RETIRE: Option<&'static str> = Some(
@@ -210,10 +247,10 @@ pub mod event_logs {
         fn key(&self) -> Self::Key {
             (self.id.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.id.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.log_key.to_sql(), self.position.to_sql(), self.id.to_sql(), self
                 .kind.to_sql(), self.data.to_sql(), self.extra_fields.to_sql()
@@ -258,45 +295,84 @@ pub mod event_logs {
     impl rt::sync::Ordered for EventsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"log_key\", \"position\", \"id\", \"kind\", \"data\", \"extra_fields\" FROM \"events\" ORDER BY \"log_key\", \"position\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub event_logs: Vec<EventLogsRow>,
         pub events: Vec<EventsRow>,
         pub kv2sql_events_keys: std::collections::HashMap<(String,), String>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub event_logs: rt::sync::Plan<EventLogsRow>,
-        pub events: rt::sync::Plan<EventsRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.event_logs.len() + self.events.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                event_logs: std::mem::take(&mut self.event_logs),
+                events: std::mem::take(&mut self.events),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.event_logs)?;
-            rt::sync::upsert(db, &self.events)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub event_logs: rt::sync::TableSync<EventLogsRow>,
+        pub events: rt::sync::TableSync<EventsRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                event_logs: rt::sync::TableSync::load(
+                    db,
+                    "events",
+                    rt::OnMissing::Keep,
+                )?,
+                events: rt::sync::TableSync::load(db, "events", rt::OnMissing::Keep)?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.event_logs.write(db, rows.event_logs, dry_run)?;
+            self.events.write(db, rows.events, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.events)?;
-            rt::sync::remove(db, &self.event_logs)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.event_logs.retire(db, dry_run)?;
+            self.events.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.events.remove(db, dry_run)?;
+            self.event_logs.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.event_logs.report(), self.events.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            event_logs: rt::sync::plan(
-                db,
-                "events",
-                rows.event_logs,
-                rt::OnMissing::Keep,
-            )?,
-            events: rt::sync::plan(db, "events", rows.events, rt::OnMissing::Keep)?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["events"];
@@ -306,13 +382,18 @@ pub mod event_logs {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "events".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("events").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -332,10 +413,14 @@ pub mod event_logs {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            event_logs(&cx, entry, &split, out)?;
+            event_logs(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -358,7 +443,8 @@ pub mod event_logs {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -372,23 +458,22 @@ pub mod event_logs {
             version,
             extra_fields: extra.finish(cx, at)?,
         };
+        out.event_logs.push(row.clone());
         if let Some(list) = kv2sql_events_in {
             let kv2sql_events_at = at.key("events");
             list.for_each(
                 split,
                 "events",
                 cx,
-                |i, element| events(
-                    cx,
-                    &kv2sql_events_at.index(i),
-                    element,
-                    i,
-                    &row,
-                    out,
-                ),
+                |i, element| -> Result<(), Error> {
+                    events(cx, &kv2sql_events_at.index(i), element, i, &row, out)?;
+                    if out.len() >= rt::sync::CHUNK_ROWS {
+                        sink(out.take())?;
+                    }
+                    Ok(())
+                },
             )?;
         }
-        out.event_logs.push(row);
         Ok(())
     }
     /// Extracts the rows of `events` (and its children) from one value.

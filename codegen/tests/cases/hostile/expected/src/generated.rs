@@ -5,6 +5,7 @@
  `cargo build`.*/
 #![allow(
     clippy::too_many_lines,
+    clippy::needless_update,
     clippy::needless_borrow,
     clippy::redundant_clone,
     clippy::let_and_return,
@@ -52,6 +53,9 @@ pub struct MigrateOptions {
     pub dry_run: bool,
     /// Called as each step starts: (steps done, steps in all, what).
     pub progress: Option<fn(usize, usize, &str)>,
+    /// Extract and write on the calling thread only. By default a second thread
+    /// extracts while the calling thread writes (on `wasm32` there is only one thread).
+    pub single_thread: bool,
 }
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
@@ -60,8 +64,13 @@ impl MigrateOptions {
         }
     }
 }
-/// Steps a migration reports: extract, plan and write each source.
-const STEPS: usize = 3 * KV_SOURCES.len();
+/// Steps a migration reports: each source, then the rows sources no longer have.
+const STEPS: usize = KV_SOURCES.len() + 1;
+/// Rows extracted from one source, on their way to its writer.
+enum Chunk {
+    HostileDocs(hostile_docs::Rows),
+    HostilePattern(hostile_pattern::Rows),
+}
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
@@ -70,52 +79,94 @@ pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
-/// Migrates every mapped KV value into the tables. Every value is parsed, upgraded and
-/// checked before anything is written; rows are then compared with the stored ones and
-/// only the difference is written. Run it inside a transaction.
+/// Migrates every mapped KV value into the tables: each source's rows are extracted in
+/// chunks (parsed, upgraded and checked), compared with the stored rows and only the
+/// difference is written. Run it inside a transaction: on any error, roll it back and
+/// nothing is written.
 pub fn migrate(
     db: &mut dyn SqlExecutor,
     kv: &KvSnapshot,
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let mut done = 0;
-    opts.step(done, concat!("reading ", "hostile:\"q\\'); DROP TABLE x; --*/\n\t"));
-    done += 1;
-    let mut hostile_docs_rows = hostile_docs::Rows::default();
-    let hostile_docs_source = hostile_docs::extract_all(kv, &mut hostile_docs_rows)?;
-    opts.step(done, concat!("reading ", "hostile-pattern:'\\\"--{rest}"));
-    done += 1;
-    let mut hostile_pattern_rows = hostile_pattern::Rows::default();
-    let hostile_pattern_source = hostile_pattern::extract_all(
-        kv,
-        &mut hostile_pattern_rows,
+    let dry_run = opts.dry_run;
+    let mut hostile_docs_writer: Option<hostile_docs::Writer> = None;
+    let mut hostile_pattern_writer: Option<hostile_pattern::Writer> = None;
+    let sources = rt::pipeline::run(
+        !opts.single_thread,
+        |
+            sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
+        | -> Result<Vec<rt::SourceReport>, Error> {
+            let mut reports = Vec::new();
+            reports
+                .push(
+                    hostile_docs::extract_all(
+                        kv,
+                        &mut |rows| sink(Chunk::HostileDocs(rows)),
+                    )?,
+                );
+            reports
+                .push(
+                    hostile_pattern::extract_all(
+                        kv,
+                        &mut |rows| sink(Chunk::HostilePattern(rows)),
+                    )?,
+                );
+            Ok(reports)
+        },
+        |chunk| match chunk {
+            Chunk::HostileDocs(rows) => {
+                let writer = match &mut hostile_docs_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(
+                            0usize,
+                            concat!(
+                                "migrating ", "hostile:\"q\\'); DROP TABLE x; --*/\n\t"
+                            ),
+                        );
+                        hostile_docs_writer.insert(hostile_docs::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+            Chunk::HostilePattern(rows) => {
+                let writer = match &mut hostile_pattern_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(
+                            1usize,
+                            concat!("migrating ", "hostile-pattern:'\\\"--{rest}"),
+                        );
+                        hostile_pattern_writer.insert(hostile_pattern::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+        },
     )?;
-    opts.step(done, concat!("comparing ", "hostile:\"q\\'); DROP TABLE x; --*/\n\t"));
-    done += 1;
-    let hostile_docs_plan = hostile_docs::plan(db, hostile_docs_rows)?;
-    opts.step(done, concat!("comparing ", "hostile-pattern:'\\\"--{rest}"));
-    done += 1;
-    let hostile_pattern_plan = hostile_pattern::plan(db, hostile_pattern_rows)?;
-    if !opts.dry_run {
-        opts.step(done, concat!("writing ", "hostile:\"q\\'); DROP TABLE x; --*/\n\t"));
-        done += 1;
-        hostile_docs_plan.upsert(db)?;
-        opts.step(done, concat!("writing ", "hostile-pattern:'\\\"--{rest}"));
-        done += 1;
-        hostile_pattern_plan.upsert(db)?;
-        hostile_pattern_plan.remove(db)?;
-        hostile_docs_plan.remove(db)?;
-    }
+    let mut hostile_docs_writer = match hostile_docs_writer {
+        Some(w) => w,
+        None => hostile_docs::Writer::load(db)?,
+    };
+    let mut hostile_pattern_writer = match hostile_pattern_writer {
+        Some(w) => w,
+        None => hostile_pattern::Writer::load(db)?,
+    };
+    opts.step(STEPS - 1, "rows the sources no longer have");
+    hostile_docs_writer.retire(db, dry_run)?;
+    hostile_pattern_writer.retire(db, dry_run)?;
+    hostile_pattern_writer.remove(db, dry_run)?;
+    hostile_docs_writer.remove(db, dry_run)?;
     opts.step(STEPS, "done");
     let mut tables = Vec::new();
-    tables.extend(hostile_docs_plan.reports());
-    tables.extend(hostile_pattern_plan.reports());
+    tables.extend(hostile_docs_writer.reports());
+    tables.extend(hostile_pattern_writer.reports());
     Ok(Report {
-        dry_run: opts.dry_run,
+        dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
-        sources: vec![hostile_docs_source, hostile_pattern_source],
+        sources,
         unmapped_keys: kv
             .entries()
             .iter()
@@ -147,9 +198,10 @@ pub mod hostile_docs {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     #[doc = " Table `hostile_docs`: one row per KV value of `hostile:\"q\\'); DROP TABLE x; --*/\n\t`.\n\n A doc with a newline -- and */ and '); DROP TABLE hostile_docs; -- second line \"quoted\" \\ backslash {braces}"]
@@ -191,16 +243,18 @@ pub mod hostile_docs {
         const TABLE: &'static str = "hostile_docs";
         const SELECT: &'static str = "SELECT \"kv_key\", \"quote\", \"backslash\", \"comment_end\", \"dashes\", \"newline\", \"newline_absent\", \"sql\", \"braces\", \"slash\", \"hashes\", \"grp_shape\", \"grp_inner\", \"hostile_items_shape\", \"extra_fields\" FROM \"hostile_docs\"";
         const INSERT: &'static str = "INSERT INTO \"hostile_docs\" (\"kv_key\", \"quote\", \"backslash\", \"comment_end\", \"dashes\", \"newline\", \"newline_absent\", \"sql\", \"braces\", \"slash\", \"hashes\", \"grp_shape\", \"grp_inner\", \"hostile_items_shape\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"hostile_docs\" (\"kv_key\", \"quote\", \"backslash\", \"comment_end\", \"dashes\", \"newline\", \"newline_absent\", \"sql\", \"braces\", \"slash\", \"hashes\", \"grp_shape\", \"grp_inner\", \"hostile_items_shape\", \"extra_fields\")";
+        const COLUMNS: usize = 15usize;
         const UPDATE: &'static str = "UPDATE \"hostile_docs\" SET \"quote\" = ?2, \"backslash\" = ?3, \"comment_end\" = ?4, \"dashes\" = ?5, \"newline\" = ?6, \"newline_absent\" = ?7, \"sql\" = ?8, \"braces\" = ?9, \"slash\" = ?10, \"hashes\" = ?11, \"grp_shape\" = ?12, \"grp_inner\" = ?13, \"hostile_items_shape\" = ?14, \"extra_fields\" = ?15 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"hostile_docs\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.quote.to_sql(), self.backslash.to_sql(), self
                 .comment_end.to_sql(), self.dashes.to_sql(), self.newline.to_sql(), self
@@ -291,16 +345,18 @@ pub mod hostile_docs {
         const TABLE: &'static str = "hostile_items";
         const SELECT: &'static str = "SELECT \"doc_key\", \"position\", \"value\" FROM \"hostile_items\"";
         const INSERT: &'static str = "INSERT INTO \"hostile_items\" (\"doc_key\", \"position\", \"value\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"hostile_items\" (\"doc_key\", \"position\", \"value\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"hostile_items\" SET \"value\" = ?3 WHERE \"doc_key\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"hostile_items\" WHERE \"doc_key\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.doc_key.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.doc_key.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.doc_key.to_sql(), self.position.to_sql(), self.value.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -324,49 +380,87 @@ pub mod hostile_docs {
     impl rt::sync::Ordered for HostileItemsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"doc_key\", \"position\", \"value\" FROM \"hostile_items\" ORDER BY \"doc_key\", \"position\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub hostile_docs: Vec<HostileDocsRow>,
         pub hostile_items: Vec<HostileItemsRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub hostile_docs: rt::sync::Plan<HostileDocsRow>,
-        pub hostile_items: rt::sync::Plan<HostileItemsRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.hostile_docs.len() + self.hostile_items.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                hostile_docs: std::mem::take(&mut self.hostile_docs),
+                hostile_items: std::mem::take(&mut self.hostile_items),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.hostile_docs)?;
-            rt::sync::upsert(db, &self.hostile_items)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub hostile_docs: rt::sync::TableSync<HostileDocsRow>,
+        pub hostile_items: rt::sync::TableSync<HostileItemsRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                hostile_docs: rt::sync::TableSync::load(
+                    db,
+                    "hostile:\"q\\'); DROP TABLE x; --*/\n\t",
+                    rt::OnMissing::Delete,
+                )?,
+                hostile_items: rt::sync::TableSync::load(
+                    db,
+                    "hostile:\"q\\'); DROP TABLE x; --*/\n\t",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.hostile_docs.write(db, rows.hostile_docs, dry_run)?;
+            self.hostile_items.write(db, rows.hostile_items, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.hostile_items)?;
-            rt::sync::remove(db, &self.hostile_docs)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.hostile_docs.retire(db, dry_run)?;
+            self.hostile_items.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.hostile_items.remove(db, dry_run)?;
+            self.hostile_docs.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.hostile_docs.report(), self.hostile_items.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            hostile_docs: rt::sync::plan(
-                db,
-                "hostile:\"q\\'); DROP TABLE x; --*/\n\t",
-                rows.hostile_docs,
-                rt::OnMissing::Delete,
-            )?,
-            hostile_items: rt::sync::plan(
-                db,
-                "hostile:\"q\\'); DROP TABLE x; --*/\n\t",
-                rows.hostile_items,
-                rt::OnMissing::Delete,
-            )?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["it\"ems */"];
@@ -376,13 +470,18 @@ pub mod hostile_docs {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "hostile:\"q\\'); DROP TABLE x; --*/\n\t".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("hostile:\"q\\'); DROP TABLE x; --*/\n\t").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -402,10 +501,14 @@ pub mod hostile_docs {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            hostile_docs(&cx, entry, &split, out)?;
+            hostile_docs(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -428,7 +531,8 @@ pub mod hostile_docs {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -498,23 +602,29 @@ pub mod hostile_docs {
             hostile_items_shape,
             extra_fields: extra.finish(cx, at)?,
         };
+        out.hostile_docs.push(row.clone());
         if let Some(list) = kv2sql_hostile_items_in {
             let kv2sql_hostile_items_at = at.key("it\"ems */");
             list.for_each(
                 split,
                 "it\"ems */",
                 cx,
-                |i, element| hostile_items(
-                    cx,
-                    &kv2sql_hostile_items_at.index(i),
-                    element,
-                    i,
-                    &row,
-                    out,
-                ),
+                |i, element| -> Result<(), Error> {
+                    hostile_items(
+                        cx,
+                        &kv2sql_hostile_items_at.index(i),
+                        element,
+                        i,
+                        &row,
+                        out,
+                    )?;
+                    if out.len() >= rt::sync::CHUNK_ROWS {
+                        sink(out.take())?;
+                    }
+                    Ok(())
+                },
             )?;
         }
-        out.hostile_docs.push(row);
         Ok(())
     }
     /// Extracts the rows of `hostile_items` (and its children) from one value.
@@ -622,9 +732,10 @@ pub mod hostile_pattern {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `hostile_pattern`: one row per KV value of `hostile-pattern:'\"--{rest}`.
@@ -642,16 +753,18 @@ pub mod hostile_pattern {
         const TABLE: &'static str = "hostile_pattern";
         const SELECT: &'static str = "SELECT \"rest\", \"v\", \"extra_fields\" FROM \"hostile_pattern\"";
         const INSERT: &'static str = "INSERT INTO \"hostile_pattern\" (\"rest\", \"v\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"hostile_pattern\" (\"rest\", \"v\", \"extra_fields\")";
+        const COLUMNS: usize = 3usize;
         const UPDATE: &'static str = "UPDATE \"hostile_pattern\" SET \"v\" = ?2, \"extra_fields\" = ?3 WHERE \"rest\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"hostile_pattern\" WHERE \"rest\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.rest.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.rest.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.rest.to_sql(), self.v.to_sql(), self.extra_fields.to_sql()]
         }
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
@@ -672,39 +785,76 @@ pub mod hostile_pattern {
     impl rt::sync::Ordered for HostilePatternRow {
         const SELECT_ORDERED: &'static str = "SELECT \"rest\", \"v\", \"extra_fields\" FROM \"hostile_pattern\" ORDER BY \"rest\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub hostile_pattern: Vec<HostilePatternRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub hostile_pattern: rt::sync::Plan<HostilePatternRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.hostile_pattern.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                hostile_pattern: std::mem::take(&mut self.hostile_pattern),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.hostile_pattern)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub hostile_pattern: rt::sync::TableSync<HostilePatternRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                hostile_pattern: rt::sync::TableSync::load(
+                    db,
+                    "hostile-pattern:'\\\"--{rest}",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.hostile_pattern.write(db, rows.hostile_pattern, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.hostile_pattern)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.hostile_pattern.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.hostile_pattern.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.hostile_pattern.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            hostile_pattern: rt::sync::plan(
-                db,
-                "hostile-pattern:'\\\"--{rest}",
-                rows.hostile_pattern,
-                rt::OnMissing::Delete,
-            )?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
@@ -714,13 +864,18 @@ pub mod hostile_pattern {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "hostile-pattern:'\\\"--{rest}".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.with_prefix("hostile-pattern:'\\\"--") {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -740,10 +895,14 @@ pub mod hostile_pattern {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            hostile_pattern(&cx, entry, &split, out)?;
+            hostile_pattern(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -766,7 +925,8 @@ pub mod hostile_pattern {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -779,7 +939,7 @@ pub mod hostile_pattern {
             v,
             extra_fields: extra.finish(cx, at)?,
         };
-        out.hostile_pattern.push(row);
+        out.hostile_pattern.push(row.clone());
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.

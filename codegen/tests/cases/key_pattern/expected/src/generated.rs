@@ -5,6 +5,7 @@
  `cargo build`.*/
 #![allow(
     clippy::too_many_lines,
+    clippy::needless_update,
     clippy::needless_borrow,
     clippy::redundant_clone,
     clippy::let_and_return,
@@ -51,6 +52,9 @@ pub struct MigrateOptions {
     pub dry_run: bool,
     /// Called as each step starts: (steps done, steps in all, what).
     pub progress: Option<fn(usize, usize, &str)>,
+    /// Extract and write on the calling thread only. By default a second thread
+    /// extracts while the calling thread writes (on `wasm32` there is only one thread).
+    pub single_thread: bool,
 }
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
@@ -59,8 +63,13 @@ impl MigrateOptions {
         }
     }
 }
-/// Steps a migration reports: extract, plan and write each source.
-const STEPS: usize = 3 * KV_SOURCES.len();
+/// Steps a migration reports: each source, then the rows sources no longer have.
+const STEPS: usize = KV_SOURCES.len() + 1;
+/// Rows extracted from one source, on their way to its writer.
+enum Chunk {
+    AgentCache(agent_cache::Rows),
+    RawCache(raw_cache::Rows),
+}
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
@@ -69,49 +78,86 @@ pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
-/// Migrates every mapped KV value into the tables. Every value is parsed, upgraded and
-/// checked before anything is written; rows are then compared with the stored ones and
-/// only the difference is written. Run it inside a transaction.
+/// Migrates every mapped KV value into the tables: each source's rows are extracted in
+/// chunks (parsed, upgraded and checked), compared with the stored rows and only the
+/// difference is written. Run it inside a transaction: on any error, roll it back and
+/// nothing is written.
 pub fn migrate(
     db: &mut dyn SqlExecutor,
     kv: &KvSnapshot,
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let mut done = 0;
-    opts.step(done, concat!("reading ", "cache:agent:{address}"));
-    done += 1;
-    let mut agent_cache_rows = agent_cache::Rows::default();
-    let agent_cache_source = agent_cache::extract_all(kv, &mut agent_cache_rows)?;
-    opts.step(done, concat!("reading ", "cache:raw:{id}"));
-    done += 1;
-    let mut raw_cache_rows = raw_cache::Rows::default();
-    let raw_cache_source = raw_cache::extract_all(kv, &mut raw_cache_rows)?;
-    opts.step(done, concat!("comparing ", "cache:agent:{address}"));
-    done += 1;
-    let agent_cache_plan = agent_cache::plan(db, agent_cache_rows)?;
-    opts.step(done, concat!("comparing ", "cache:raw:{id}"));
-    done += 1;
-    let raw_cache_plan = raw_cache::plan(db, raw_cache_rows)?;
-    if !opts.dry_run {
-        opts.step(done, concat!("writing ", "cache:agent:{address}"));
-        done += 1;
-        agent_cache_plan.upsert(db)?;
-        opts.step(done, concat!("writing ", "cache:raw:{id}"));
-        done += 1;
-        raw_cache_plan.upsert(db)?;
-        raw_cache_plan.remove(db)?;
-        agent_cache_plan.remove(db)?;
-    }
+    let dry_run = opts.dry_run;
+    let mut agent_cache_writer: Option<agent_cache::Writer> = None;
+    let mut raw_cache_writer: Option<raw_cache::Writer> = None;
+    let sources = rt::pipeline::run(
+        !opts.single_thread,
+        |
+            sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
+        | -> Result<Vec<rt::SourceReport>, Error> {
+            let mut reports = Vec::new();
+            reports
+                .push(
+                    agent_cache::extract_all(
+                        kv,
+                        &mut |rows| sink(Chunk::AgentCache(rows)),
+                    )?,
+                );
+            reports
+                .push(
+                    raw_cache::extract_all(kv, &mut |rows| sink(Chunk::RawCache(rows)))?,
+                );
+            Ok(reports)
+        },
+        |chunk| match chunk {
+            Chunk::AgentCache(rows) => {
+                let writer = match &mut agent_cache_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(
+                            0usize,
+                            concat!("migrating ", "cache:agent:{address}"),
+                        );
+                        agent_cache_writer.insert(agent_cache::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+            Chunk::RawCache(rows) => {
+                let writer = match &mut raw_cache_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(1usize, concat!("migrating ", "cache:raw:{id}"));
+                        raw_cache_writer.insert(raw_cache::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+        },
+    )?;
+    let mut agent_cache_writer = match agent_cache_writer {
+        Some(w) => w,
+        None => agent_cache::Writer::load(db)?,
+    };
+    let mut raw_cache_writer = match raw_cache_writer {
+        Some(w) => w,
+        None => raw_cache::Writer::load(db)?,
+    };
+    opts.step(STEPS - 1, "rows the sources no longer have");
+    agent_cache_writer.retire(db, dry_run)?;
+    raw_cache_writer.retire(db, dry_run)?;
+    raw_cache_writer.remove(db, dry_run)?;
+    agent_cache_writer.remove(db, dry_run)?;
     opts.step(STEPS, "done");
     let mut tables = Vec::new();
-    tables.extend(agent_cache_plan.reports());
-    tables.extend(raw_cache_plan.reports());
+    tables.extend(agent_cache_writer.reports());
+    tables.extend(raw_cache_writer.reports());
     Ok(Report {
-        dry_run: opts.dry_run,
+        dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
-        sources: vec![agent_cache_source, raw_cache_source],
+        sources,
         unmapped_keys: kv
             .entries()
             .iter()
@@ -143,9 +189,10 @@ pub mod agent_cache {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `agent_cache`: one row per KV value of `cache:agent:{address}`.
@@ -167,16 +214,18 @@ pub mod agent_cache {
         const TABLE: &'static str = "agent_cache";
         const SELECT: &'static str = "SELECT \"address\", \"expires_at\", \"display_name\", \"level\", \"extra_fields\" FROM \"agent_cache\"";
         const INSERT: &'static str = "INSERT INTO \"agent_cache\" (\"address\", \"expires_at\", \"display_name\", \"level\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"agent_cache\" (\"address\", \"expires_at\", \"display_name\", \"level\", \"extra_fields\")";
+        const COLUMNS: usize = 5usize;
         const UPDATE: &'static str = "UPDATE \"agent_cache\" SET \"expires_at\" = ?2, \"display_name\" = ?3, \"level\" = ?4, \"extra_fields\" = ?5 WHERE \"address\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"agent_cache\" WHERE \"address\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.address.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.address.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.address.to_sql(), self.expires_at.to_sql(), self.display_name
                 .to_sql(), self.level.to_sql(), self.extra_fields.to_sql()
@@ -211,39 +260,76 @@ pub mod agent_cache {
     impl rt::sync::Ordered for AgentCacheRow {
         const SELECT_ORDERED: &'static str = "SELECT \"address\", \"expires_at\", \"display_name\", \"level\", \"extra_fields\" FROM \"agent_cache\" ORDER BY \"address\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub agent_cache: Vec<AgentCacheRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub agent_cache: rt::sync::Plan<AgentCacheRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.agent_cache.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                agent_cache: std::mem::take(&mut self.agent_cache),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.agent_cache)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub agent_cache: rt::sync::TableSync<AgentCacheRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                agent_cache: rt::sync::TableSync::load(
+                    db,
+                    "cache:agent:{address}",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.agent_cache.write(db, rows.agent_cache, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.agent_cache)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.agent_cache.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.agent_cache.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.agent_cache.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            agent_cache: rt::sync::plan(
-                db,
-                "cache:agent:{address}",
-                rows.agent_cache,
-                rt::OnMissing::Delete,
-            )?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
@@ -253,13 +339,18 @@ pub mod agent_cache {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "cache:agent:{address}".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.with_prefix("cache:agent:") {
             let split = rt::stream::Split::new(
                 &entry.key,
@@ -268,10 +359,14 @@ pub mod agent_cache {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            agent_cache(&cx, entry, &split, out)?;
+            agent_cache(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -294,7 +389,8 @@ pub mod agent_cache {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -310,7 +406,7 @@ pub mod agent_cache {
             level,
             extra_fields: extra.finish(cx, at)?,
         };
-        out.agent_cache.push(row);
+        out.agent_cache.push(row.clone());
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.
@@ -356,9 +452,10 @@ pub mod raw_cache {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /** Table `raw_cache`: one row per KV value of `cache:raw:{id}`.
@@ -380,16 +477,18 @@ pub mod raw_cache {
         const TABLE: &'static str = "raw_cache";
         const SELECT: &'static str = "SELECT \"kv_key\", \"id\", \"body\", \"extra_fields\" FROM \"raw_cache\"";
         const INSERT: &'static str = "INSERT INTO \"raw_cache\" (\"kv_key\", \"id\", \"body\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"raw_cache\" (\"kv_key\", \"id\", \"body\", \"extra_fields\")";
+        const COLUMNS: usize = 4usize;
         const UPDATE: &'static str = "UPDATE \"raw_cache\" SET \"kv_key\" = ?1, \"body\" = ?3, \"extra_fields\" = ?4 WHERE \"id\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"raw_cache\" WHERE \"id\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.id.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.id.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.id.to_sql(), self.body.to_sql(), self
                 .extra_fields.to_sql()
@@ -417,39 +516,76 @@ pub mod raw_cache {
     impl rt::sync::Ordered for RawCacheRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"id\", \"body\", \"extra_fields\" FROM \"raw_cache\" ORDER BY \"id\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub raw_cache: Vec<RawCacheRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub raw_cache: rt::sync::Plan<RawCacheRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.raw_cache.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                raw_cache: std::mem::take(&mut self.raw_cache),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.raw_cache)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub raw_cache: rt::sync::TableSync<RawCacheRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                raw_cache: rt::sync::TableSync::load(
+                    db,
+                    "cache:raw:{id}",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.raw_cache.write(db, rows.raw_cache, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.raw_cache)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.raw_cache.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.raw_cache.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.raw_cache.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            raw_cache: rt::sync::plan(
-                db,
-                "cache:raw:{id}",
-                rows.raw_cache,
-                rt::OnMissing::Delete,
-            )?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
@@ -459,13 +595,18 @@ pub mod raw_cache {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "cache:raw:{id}".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.with_prefix("cache:raw:") {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -485,10 +626,14 @@ pub mod raw_cache {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            raw_cache(&cx, entry, &split, out)?;
+            raw_cache(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -511,7 +656,8 @@ pub mod raw_cache {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -525,7 +671,7 @@ pub mod raw_cache {
             body,
             extra_fields: extra.finish(cx, at)?,
         };
-        out.raw_cache.push(row);
+        out.raw_cache.push(row.clone());
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.

@@ -5,6 +5,7 @@
  `cargo build`.*/
 #![allow(
     clippy::too_many_lines,
+    clippy::needless_update,
     clippy::needless_borrow,
     clippy::redundant_clone,
     clippy::let_and_return,
@@ -48,6 +49,9 @@ pub struct MigrateOptions {
     pub dry_run: bool,
     /// Called as each step starts: (steps done, steps in all, what).
     pub progress: Option<fn(usize, usize, &str)>,
+    /// Extract and write on the calling thread only. By default a second thread
+    /// extracts while the calling thread writes (on `wasm32` there is only one thread).
+    pub single_thread: bool,
 }
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
@@ -56,8 +60,12 @@ impl MigrateOptions {
         }
     }
 }
-/// Steps a migration reports: extract, plan and write each source.
-const STEPS: usize = 3 * KV_SOURCES.len();
+/// Steps a migration reports: each source, then the rows sources no longer have.
+const STEPS: usize = KV_SOURCES.len() + 1;
+/// Rows extracted from one source, on their way to its writer.
+enum Chunk {
+    Settings(settings::Rows),
+}
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
@@ -66,37 +74,58 @@ pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
-/// Migrates every mapped KV value into the tables. Every value is parsed, upgraded and
-/// checked before anything is written; rows are then compared with the stored ones and
-/// only the difference is written. Run it inside a transaction.
+/// Migrates every mapped KV value into the tables: each source's rows are extracted in
+/// chunks (parsed, upgraded and checked), compared with the stored rows and only the
+/// difference is written. Run it inside a transaction: on any error, roll it back and
+/// nothing is written.
 pub fn migrate(
     db: &mut dyn SqlExecutor,
     kv: &KvSnapshot,
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let mut done = 0;
-    opts.step(done, concat!("reading ", "cfg:settings"));
-    done += 1;
-    let mut settings_rows = settings::Rows::default();
-    let settings_source = settings::extract_all(kv, &mut settings_rows)?;
-    opts.step(done, concat!("comparing ", "cfg:settings"));
-    done += 1;
-    let settings_plan = settings::plan(db, settings_rows)?;
-    if !opts.dry_run {
-        opts.step(done, concat!("writing ", "cfg:settings"));
-        done += 1;
-        settings_plan.upsert(db)?;
-        settings_plan.remove(db)?;
-    }
+    let dry_run = opts.dry_run;
+    let mut settings_writer: Option<settings::Writer> = None;
+    let sources = rt::pipeline::run(
+        !opts.single_thread,
+        |
+            sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
+        | -> Result<Vec<rt::SourceReport>, Error> {
+            let mut reports = Vec::new();
+            reports
+                .push(
+                    settings::extract_all(kv, &mut |rows| sink(Chunk::Settings(rows)))?,
+                );
+            Ok(reports)
+        },
+        |chunk| match chunk {
+            Chunk::Settings(rows) => {
+                let writer = match &mut settings_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(0usize, concat!("migrating ", "cfg:settings"));
+                        settings_writer.insert(settings::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+        },
+    )?;
+    let mut settings_writer = match settings_writer {
+        Some(w) => w,
+        None => settings::Writer::load(db)?,
+    };
+    opts.step(STEPS - 1, "rows the sources no longer have");
+    settings_writer.retire(db, dry_run)?;
+    settings_writer.remove(db, dry_run)?;
     opts.step(STEPS, "done");
     let mut tables = Vec::new();
-    tables.extend(settings_plan.reports());
+    tables.extend(settings_writer.reports());
     Ok(Report {
-        dry_run: opts.dry_run,
+        dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
-        sources: vec![settings_source],
+        sources,
         unmapped_keys: kv
             .entries()
             .iter()
@@ -126,9 +155,10 @@ pub mod settings {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /** Table `settings`: one row per KV value of `cfg:settings`.
@@ -186,16 +216,18 @@ pub mod settings {
         const TABLE: &'static str = "settings";
         const SELECT: &'static str = "SELECT \"kv_key\", \"name\", \"count\", \"ratio\", \"amount\", \"enabled\", \"payload\", \"tag\", \"label\", \"note\", \"reviewed_at\", \"score\", \"score_absent\", \"weight\", \"weight_absent\", \"extra_json\", \"maybe_any\", \"maybe_any_absent\", \"maybe_number\", \"maybe_flag\", \"maybe_flag_absent\", \"extra_fields\" FROM \"settings\"";
         const INSERT: &'static str = "INSERT INTO \"settings\" (\"kv_key\", \"name\", \"count\", \"ratio\", \"amount\", \"enabled\", \"payload\", \"tag\", \"label\", \"note\", \"reviewed_at\", \"score\", \"score_absent\", \"weight\", \"weight_absent\", \"extra_json\", \"maybe_any\", \"maybe_any_absent\", \"maybe_number\", \"maybe_flag\", \"maybe_flag_absent\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"settings\" (\"kv_key\", \"name\", \"count\", \"ratio\", \"amount\", \"enabled\", \"payload\", \"tag\", \"label\", \"note\", \"reviewed_at\", \"score\", \"score_absent\", \"weight\", \"weight_absent\", \"extra_json\", \"maybe_any\", \"maybe_any_absent\", \"maybe_number\", \"maybe_flag\", \"maybe_flag_absent\", \"extra_fields\")";
+        const COLUMNS: usize = 22usize;
         const UPDATE: &'static str = "UPDATE \"settings\" SET \"name\" = ?2, \"count\" = ?3, \"ratio\" = ?4, \"amount\" = ?5, \"enabled\" = ?6, \"payload\" = ?7, \"tag\" = ?8, \"label\" = ?9, \"note\" = ?10, \"reviewed_at\" = ?11, \"score\" = ?12, \"score_absent\" = ?13, \"weight\" = ?14, \"weight_absent\" = ?15, \"extra_json\" = ?16, \"maybe_any\" = ?17, \"maybe_any_absent\" = ?18, \"maybe_number\" = ?19, \"maybe_flag\" = ?20, \"maybe_flag_absent\" = ?21, \"extra_fields\" = ?22 WHERE \"kv_key\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"settings\" WHERE \"kv_key\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.name.to_sql(), self.count.to_sql(), self.ratio
                 .to_sql(), self.amount.to_sql(), self.enabled.to_sql(), self.payload
@@ -301,39 +333,76 @@ pub mod settings {
     impl rt::sync::Ordered for SettingsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"name\", \"count\", \"ratio\", \"amount\", \"enabled\", \"payload\", \"tag\", \"label\", \"note\", \"reviewed_at\", \"score\", \"score_absent\", \"weight\", \"weight_absent\", \"extra_json\", \"maybe_any\", \"maybe_any_absent\", \"maybe_number\", \"maybe_flag\", \"maybe_flag_absent\", \"extra_fields\" FROM \"settings\" ORDER BY \"kv_key\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub settings: Vec<SettingsRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub settings: rt::sync::Plan<SettingsRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.settings.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                settings: std::mem::take(&mut self.settings),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.settings)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub settings: rt::sync::TableSync<SettingsRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                settings: rt::sync::TableSync::load(
+                    db,
+                    "cfg:settings",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.settings.write(db, rows.settings, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.settings)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.settings.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.settings.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.settings.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            settings: rt::sync::plan(
-                db,
-                "cfg:settings",
-                rows.settings,
-                rt::OnMissing::Delete,
-            )?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
@@ -343,13 +412,18 @@ pub mod settings {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "cfg:settings".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.get("cfg:settings").into_iter() {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -369,10 +443,14 @@ pub mod settings {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            settings(&cx, entry, &split, out)?;
+            settings(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -395,7 +473,8 @@ pub mod settings {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -470,7 +549,7 @@ pub mod settings {
             maybe_flag_absent,
             extra_fields: extra.finish(cx, at)?,
         };
-        out.settings.push(row);
+        out.settings.push(row.clone());
         Ok(())
     }
     /// Child rows, grouped by their parent's key, in source order.

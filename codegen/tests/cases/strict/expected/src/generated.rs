@@ -5,6 +5,7 @@
  `cargo build`.*/
 #![allow(
     clippy::too_many_lines,
+    clippy::needless_update,
     clippy::needless_borrow,
     clippy::redundant_clone,
     clippy::let_and_return,
@@ -48,6 +49,9 @@ pub struct MigrateOptions {
     pub dry_run: bool,
     /// Called as each step starts: (steps done, steps in all, what).
     pub progress: Option<fn(usize, usize, &str)>,
+    /// Extract and write on the calling thread only. By default a second thread
+    /// extracts while the calling thread writes (on `wasm32` there is only one thread).
+    pub single_thread: bool,
 }
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
@@ -56,8 +60,12 @@ impl MigrateOptions {
         }
     }
 }
-/// Steps a migration reports: extract, plan and write each source.
-const STEPS: usize = 3 * KV_SOURCES.len();
+/// Steps a migration reports: each source, then the rows sources no longer have.
+const STEPS: usize = KV_SOURCES.len() + 1;
+/// Rows extracted from one source, on their way to its writer.
+enum Chunk {
+    StrictDocs(strict_docs::Rows),
+}
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
@@ -66,37 +74,61 @@ pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
-/// Migrates every mapped KV value into the tables. Every value is parsed, upgraded and
-/// checked before anything is written; rows are then compared with the stored ones and
-/// only the difference is written. Run it inside a transaction.
+/// Migrates every mapped KV value into the tables: each source's rows are extracted in
+/// chunks (parsed, upgraded and checked), compared with the stored rows and only the
+/// difference is written. Run it inside a transaction: on any error, roll it back and
+/// nothing is written.
 pub fn migrate(
     db: &mut dyn SqlExecutor,
     kv: &KvSnapshot,
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let mut done = 0;
-    opts.step(done, concat!("reading ", "strict:{name}"));
-    done += 1;
-    let mut strict_docs_rows = strict_docs::Rows::default();
-    let strict_docs_source = strict_docs::extract_all(kv, &mut strict_docs_rows)?;
-    opts.step(done, concat!("comparing ", "strict:{name}"));
-    done += 1;
-    let strict_docs_plan = strict_docs::plan(db, strict_docs_rows)?;
-    if !opts.dry_run {
-        opts.step(done, concat!("writing ", "strict:{name}"));
-        done += 1;
-        strict_docs_plan.upsert(db)?;
-        strict_docs_plan.remove(db)?;
-    }
+    let dry_run = opts.dry_run;
+    let mut strict_docs_writer: Option<strict_docs::Writer> = None;
+    let sources = rt::pipeline::run(
+        !opts.single_thread,
+        |
+            sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
+        | -> Result<Vec<rt::SourceReport>, Error> {
+            let mut reports = Vec::new();
+            reports
+                .push(
+                    strict_docs::extract_all(
+                        kv,
+                        &mut |rows| sink(Chunk::StrictDocs(rows)),
+                    )?,
+                );
+            Ok(reports)
+        },
+        |chunk| match chunk {
+            Chunk::StrictDocs(rows) => {
+                let writer = match &mut strict_docs_writer {
+                    Some(w) => w,
+                    None => {
+                        opts.step(0usize, concat!("migrating ", "strict:{name}"));
+                        strict_docs_writer.insert(strict_docs::Writer::load(db)?)
+                    }
+                };
+                writer.write(db, rows, dry_run)
+            }
+        },
+    )?;
+    let mut strict_docs_writer = match strict_docs_writer {
+        Some(w) => w,
+        None => strict_docs::Writer::load(db)?,
+    };
+    opts.step(STEPS - 1, "rows the sources no longer have");
+    strict_docs_writer.retire(db, dry_run)?;
+    strict_docs_writer.remove(db, dry_run)?;
     opts.step(STEPS, "done");
     let mut tables = Vec::new();
-    tables.extend(strict_docs_plan.reports());
+    tables.extend(strict_docs_writer.reports());
     Ok(Report {
-        dry_run: opts.dry_run,
+        dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
-        sources: vec![strict_docs_source],
+        sources,
         unmapped_keys: kv
             .entries()
             .iter()
@@ -126,9 +158,10 @@ pub mod strict_docs {
     #[allow(unused_imports)]
     use rt::json::{self, Cx, Extra, Json, JsonAny, JsonNumber, Shape};
     use rt::value::{FromSql, ToSql};
+    #[allow(unused_imports)]
     use rt::{
-        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlValue,
-        TableReport,
+        DataError, Error, KvEntry, KvSnapshot, Path, SourceReport, SqlExecutor, SqlRef,
+        SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
     /// Table `strict_docs`: one row per KV value of `strict:{name}`.
@@ -148,16 +181,18 @@ pub mod strict_docs {
         const TABLE: &'static str = "strict_docs";
         const SELECT: &'static str = "SELECT \"name\", \"title\", \"meta_shape\", \"meta_level\" FROM \"strict_docs\"";
         const INSERT: &'static str = "INSERT INTO \"strict_docs\" (\"name\", \"title\", \"meta_shape\", \"meta_level\") VALUES (?1, ?2, ?3, ?4)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"strict_docs\" (\"name\", \"title\", \"meta_shape\", \"meta_level\")";
+        const COLUMNS: usize = 4usize;
         const UPDATE: &'static str = "UPDATE \"strict_docs\" SET \"title\" = ?2, \"meta_shape\" = ?3, \"meta_level\" = ?4 WHERE \"name\" = ?1";
         const DELETE: &'static str = "DELETE FROM \"strict_docs\" WHERE \"name\" = ?1";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.name.clone(),)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.name.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.name.to_sql(), self.title.to_sql(), self.meta_shape.to_sql(), self
                 .meta_level.to_sql()
@@ -205,16 +240,18 @@ pub mod strict_docs {
         const TABLE: &'static str = "strict_items";
         const SELECT: &'static str = "SELECT \"doc_name\", \"position\", \"id\", \"qty\" FROM \"strict_items\"";
         const INSERT: &'static str = "INSERT INTO \"strict_items\" (\"doc_name\", \"position\", \"id\", \"qty\") VALUES (?1, ?2, ?3, ?4)";
+        const INSERT_INTO: &'static str = "INSERT INTO \"strict_items\" (\"doc_name\", \"position\", \"id\", \"qty\")";
+        const COLUMNS: usize = 4usize;
         const UPDATE: &'static str = "UPDATE \"strict_items\" SET \"id\" = ?3, \"qty\" = ?4 WHERE \"doc_name\" = ?1 AND \"position\" = ?2";
         const DELETE: &'static str = "DELETE FROM \"strict_items\" WHERE \"doc_name\" = ?1 AND \"position\" = ?2";
         const RETIRE: Option<&'static str> = None;
         fn key(&self) -> Self::Key {
             (self.doc_name.clone(), self.position)
         }
-        fn key_params(&self) -> Vec<SqlValue> {
+        fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.doc_name.to_sql(), self.position.to_sql()]
         }
-        fn params(&self) -> Vec<SqlValue> {
+        fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.doc_name.to_sql(), self.position.to_sql(), self.id.to_sql(), self
                 .qty.to_sql()
@@ -239,49 +276,87 @@ pub mod strict_docs {
     impl rt::sync::Ordered for StrictItemsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"doc_name\", \"position\", \"id\", \"qty\" FROM \"strict_items\" ORDER BY \"doc_name\", \"position\"";
     }
-    /// Rows extracted from this source, before they are compared with the database.
+    /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub strict_docs: Vec<StrictDocsRow>,
         pub strict_items: Vec<StrictItemsRow>,
     }
-    /// The writes each table of this source needs.
-    #[derive(Debug)]
-    pub struct Plan {
-        pub strict_docs: rt::sync::Plan<StrictDocsRow>,
-        pub strict_items: rt::sync::Plan<StrictItemsRow>,
+    impl Rows {
+        /// The rows held, in every table.
+        pub fn len(&self) -> usize {
+            0 + self.strict_docs.len() + self.strict_items.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+        /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
+        /// later chunk is still caught.
+        pub fn take(&mut self) -> Rows {
+            Rows {
+                strict_docs: std::mem::take(&mut self.strict_docs),
+                strict_items: std::mem::take(&mut self.strict_items),
+                ..Default::default()
+            }
+        }
     }
-    impl Plan {
-        pub fn upsert(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::upsert(db, &self.strict_docs)?;
-            rt::sync::upsert(db, &self.strict_items)?;
+    /// Keeps this source's tables in step with it, chunk by chunk.
+    #[derive(Debug)]
+    pub struct Writer {
+        pub strict_docs: rt::sync::TableSync<StrictDocsRow>,
+        pub strict_items: rt::sync::TableSync<StrictItemsRow>,
+    }
+    impl Writer {
+        /// Reads the stored rows of this source's tables.
+        pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
+            Ok(Writer {
+                strict_docs: rt::sync::TableSync::load(
+                    db,
+                    "strict:{name}",
+                    rt::OnMissing::Delete,
+                )?,
+                strict_items: rt::sync::TableSync::load(
+                    db,
+                    "strict:{name}",
+                    rt::OnMissing::Delete,
+                )?,
+            })
+        }
+        /// Compares a chunk with the stored rows and writes the difference, parents first.
+        pub fn write(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            rows: Rows,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.strict_docs.write(db, rows.strict_docs, dry_run)?;
+            self.strict_items.write(db, rows.strict_items, dry_run)?;
             Ok(())
         }
-        pub fn remove(&self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
-            rt::sync::remove(db, &self.strict_items)?;
-            rt::sync::remove(db, &self.strict_docs)?;
+        /// After the last chunk: retires what `on_missing: keep` tables no longer have.
+        pub fn retire(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.strict_docs.retire(db, dry_run)?;
+            self.strict_items.retire(db, dry_run)?;
+            Ok(())
+        }
+        /// After every source's `retire`: deletes what `on_missing: delete` tables no
+        /// longer have, children first.
+        pub fn remove(
+            &mut self,
+            db: &mut dyn SqlExecutor,
+            dry_run: bool,
+        ) -> Result<(), Error> {
+            self.strict_items.remove(db, dry_run)?;
+            self.strict_docs.remove(db, dry_run)?;
             Ok(())
         }
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.strict_docs.report(), self.strict_items.report()]
         }
-    }
-    /// Compares the extracted rows with the stored ones.
-    pub fn plan(db: &mut dyn SqlExecutor, rows: Rows) -> Result<Plan, Error> {
-        Ok(Plan {
-            strict_docs: rt::sync::plan(
-                db,
-                "strict:{name}",
-                rows.strict_docs,
-                rt::OnMissing::Delete,
-            )?,
-            strict_items: rt::sync::plan(
-                db,
-                "strict:{name}",
-                rows.strict_items,
-                rt::OnMissing::Delete,
-            )?,
-        })
     }
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["items"];
@@ -291,13 +366,18 @@ pub mod strict_docs {
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
-    /// Parses, upgrades and extracts every KV entry of this source.
-    pub fn extract_all(kv: &KvSnapshot, out: &mut Rows) -> Result<SourceReport, Error> {
+    /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
+    /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
+    pub fn extract_all(
+        kv: &KvSnapshot,
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<SourceReport, Error> {
         let mut report = SourceReport {
             source: "strict:{name}".to_string(),
             kv_entries: 0,
             bytes: 0,
         };
+        let mut out = Rows::default();
         for entry in kv.with_prefix("strict:") {
             if let Some(expiration) = entry.expiration {
                 return Err(
@@ -317,10 +397,14 @@ pub mod strict_docs {
                 HOOK,
             )?;
             let cx = Cx { kv_key: &entry.key };
-            strict_docs(&cx, entry, &split, out)?;
+            strict_docs(&cx, entry, &split, &mut out, sink)?;
             report.kv_entries += 1;
             report.bytes += entry.value.len();
+            if out.len() >= rt::sync::CHUNK_ROWS {
+                sink(out.take())?;
+            }
         }
+        sink(out.take())?;
         Ok(report)
     }
     /// This source's entries of `kv`, upgraded.
@@ -343,7 +427,8 @@ pub mod strict_docs {
         entry: &KvEntry,
         split: &rt::stream::Split<'_>,
         out: &mut Rows,
-    ) -> Result<(), DataError> {
+        sink: &mut dyn FnMut(Rows) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let at = &Path::ROOT;
         let this = &split.envelope;
         let obj = json::as_object(this, cx, at)?;
@@ -373,23 +458,29 @@ pub mod strict_docs {
             meta_shape,
             meta_level,
         };
+        out.strict_docs.push(row.clone());
         if let Some(list) = kv2sql_strict_items_in {
             let kv2sql_strict_items_at = at.key("items");
             list.for_each(
                 split,
                 "items",
                 cx,
-                |i, element| strict_items(
-                    cx,
-                    &kv2sql_strict_items_at.index(i),
-                    element,
-                    i,
-                    &row,
-                    out,
-                ),
+                |i, element| -> Result<(), Error> {
+                    strict_items(
+                        cx,
+                        &kv2sql_strict_items_at.index(i),
+                        element,
+                        i,
+                        &row,
+                        out,
+                    )?;
+                    if out.len() >= rt::sync::CHUNK_ROWS {
+                        sink(out.take())?;
+                    }
+                    Ok(())
+                },
             )?;
         }
-        out.strict_docs.push(row);
         Ok(())
     }
     /// Extracts the rows of `strict_items` (and its children) from one value.
