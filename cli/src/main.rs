@@ -8,6 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use kv2sql_runtime::Error;
 
+/// A migration allocates rows on its extraction thread and frees them on the writing thread;
+/// mimalloc does that without the system allocator's lock traffic between the two.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "kv2sql", version, about = "Migrate Workers KV JSON into SQLite, declaratively (mapping.yaml).")]
 struct Cli {

@@ -16,6 +16,11 @@ use kv2sql_bench::{
 use kv2sql_datagen::{Options, Size};
 use kv2sql_runtime::KvSnapshot;
 
+/// A migration allocates rows on its extraction thread and frees them on the writing thread;
+/// mimalloc does that without the system allocator's lock traffic between the two.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "usage: kv2sql-bench [--size small|medium|large|tiny|all]... [--seed N] [--runs K] \
 [--no-memory] [--no-codegen] [--no-breakdown]
 
