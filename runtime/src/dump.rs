@@ -209,7 +209,8 @@ mod tests {
         let mut all: String = (0u8..=0x7f).map(char::from).collect();
         all.push_str("é\u{2028}😀\u{fffd}");
         for value in [all.clone(), all.repeat(3), format!("{{\"v\":{}}}", serde_json::to_string(&all).unwrap())] {
-            let snap = KvSnapshot::new(vec![KvEntry { key: "k".into(), value: value.clone(), expiration: None }]).unwrap();
+            let snap =
+                KvSnapshot::new(vec![KvEntry { key: "k".into(), value: value.clone(), expiration: None }]).unwrap();
             let back = parse_dump(&write_dump(&snap), 0).unwrap();
             assert_eq!(back.get("k").unwrap().value, value);
         }

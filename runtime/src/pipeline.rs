@@ -91,7 +91,10 @@ mod tests {
     }
 
     /// Produces 0..n, failing at `fail_at` if given.
-    fn producer(n: usize, fail_at: Option<usize>) -> impl FnOnce(&mut dyn FnMut(usize) -> Result<(), Error>) -> Result<&'static str, Error> + Send {
+    fn producer(
+        n: usize,
+        fail_at: Option<usize>,
+    ) -> impl FnOnce(&mut dyn FnMut(usize) -> Result<(), Error>) -> Result<&'static str, Error> + Send {
         move |sink| {
             for i in 0..n {
                 if Some(i) == fail_at {

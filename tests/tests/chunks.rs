@@ -18,10 +18,7 @@ const ITEMS: &str = "roadmap:items";
 fn medium(seed: u64) -> KvSnapshot {
     let snap = KvSnapshot::new(generate(&Options::new(seed, Size::Medium))).expect("unique keys");
     let rows = rows_of(&snap);
-    assert!(
-        rows > 3 * kv2sql_runtime::sync::CHUNK_ROWS,
-        "the namespace must span several chunks: {rows} rows"
-    );
+    assert!(rows > 3 * kv2sql_runtime::sync::CHUNK_ROWS, "the namespace must span several chunks: {rows} rows");
     snap
 }
 
