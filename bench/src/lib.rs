@@ -145,11 +145,13 @@ pub fn breakdown(conn: &mut Connection, kv: &KvSnapshot) -> Result<Breakdown, St
         b.upgrade_items = t.elapsed();
         drop(v);
     }
+    /// A generated module's `extract_all`: (snapshot, sink of chunks) → the source's report.
+    type Extract<R> = for<'s> fn(
+        &KvSnapshot,
+        &'s mut (dyn FnMut(R) -> Result<(), kv2sql_runtime::Error> + 's),
+    ) -> Result<kv2sql_runtime::SourceReport, kv2sql_runtime::Error>;
     /// Every chunk of one source.
-    fn chunks<R>(
-        kv: &KvSnapshot,
-        extract: fn(&KvSnapshot, &mut dyn FnMut(R) -> Result<(), kv2sql_runtime::Error>) -> Result<kv2sql_runtime::SourceReport, kv2sql_runtime::Error>,
-    ) -> Result<Vec<R>, kv2sql_runtime::Error> {
+    fn chunks<R>(kv: &KvSnapshot, extract: Extract<R>) -> Result<Vec<R>, kv2sql_runtime::Error> {
         let mut out = Vec::new();
         extract(kv, &mut |rows| {
             out.push(rows);

@@ -100,6 +100,8 @@ struct SizeResult {
     rows: i64,
     generated: Duration,
     generated_cpu: Duration,
+    /// The generated migration with `MigrateOptions::single_thread`.
+    one_thread: Duration,
     handwritten: Duration,
     handwritten_cpu: Duration,
     same_data: bool,
@@ -399,6 +401,7 @@ fn bench_size(a: &Args, size: Size, dir: &Path) -> Result<SizeResult, String> {
         rows,
         generated,
         generated_cpu,
+        one_thread,
         handwritten,
         handwritten_cpu,
         same_data: same_counts && differing == 0,
@@ -602,9 +605,9 @@ fn summary(a: &Args, results: &[SizeResult], codegen: Option<&Codegen>) {
     println!("\n## summary (markdown)\n");
     println!("Seed {}, median of {} run(s), each on a fresh temp-file database.\n", a.seed, a.runs);
     println!(
-        "| size | input | items | rows | generated | rows/s | MB/s | hand-written | rows/s | gen/hand wall (goal >= 0.9x) | gen/hand CPU | same data | re-run (rows written) | peak RSS - idle | / input (goal < 3x) |"
+        "| size | input | items | rows | generated | rows/s | MB/s | one thread | hand-written | rows/s | gen/hand wall (goal >= 0.9x) | gen/hand CPU | same data | re-run (rows written) | peak RSS - idle | / input (goal < 3x) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in results {
         let rps = |d: Duration| r.rows as f64 / d.as_secs_f64();
         let (mem, ratio) = match &r.memory {
@@ -618,7 +621,7 @@ fn summary(a: &Args, results: &[SizeResult], codegen: Option<&Codegen>) {
             None => ("-".into(), "-".into()),
         };
         println!(
-            "| {} | {:.2} MiB | {} | {} | {} | {:.0} | {:.2} | {} | {:.0} | {:.2}x | {:.2}x | {} | {} ({}) | {mem} | {ratio} |",
+            "| {} | {:.2} MiB | {} | {} | {} | {:.0} | {:.2} | {} | {} | {:.0} | {:.2}x | {:.2}x | {} | {} ({}) | {mem} | {ratio} |",
             r.size.name(),
             mib(r.input_bytes),
             r.items,
@@ -626,6 +629,7 @@ fn summary(a: &Args, results: &[SizeResult], codegen: Option<&Codegen>) {
             secs(r.generated),
             rps(r.generated),
             r.input_bytes as f64 / 1e6 / r.generated.as_secs_f64(),
+            secs(r.one_thread),
             secs(r.handwritten),
             rps(r.handwritten),
             r.handwritten.as_secs_f64() / r.generated.as_secs_f64(),
