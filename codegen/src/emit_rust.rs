@@ -217,7 +217,7 @@ pub fn emit(model: &Model, migrations: &[(i64, String)], mapping_file: &str) -> 
                     None => #mods::Writer::load(db)?,
                 };
             )*
-            opts.step(STEPS - 1, "rows the sources no longer have");
+            opts.step(STEPS - 1, "retiring and deleting rows the sources no longer have");
             #( #writer_vars.retire(db, dry_run)?; )*
             #( #writer_vars_rev.remove(db, dry_run)?; )*
             opts.step(STEPS, "done");

@@ -261,7 +261,7 @@ pub fn migrate(
         Some(w) => w,
         None => agent_cache::Writer::load(db)?,
     };
-    opts.step(STEPS - 1, "rows the sources no longer have");
+    opts.step(STEPS - 1, "retiring and deleting rows the sources no longer have");
     items_doc_writer.retire(db, dry_run)?;
     event_log_writer.retire(db, dry_run)?;
     message_archive_doc_writer.retire(db, dry_run)?;

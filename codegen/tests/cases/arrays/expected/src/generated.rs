@@ -114,7 +114,7 @@ pub fn migrate(
         Some(w) => w,
         None => boards::Writer::load(db)?,
     };
-    opts.step(STEPS - 1, "rows the sources no longer have");
+    opts.step(STEPS - 1, "retiring and deleting rows the sources no longer have");
     boards_writer.retire(db, dry_run)?;
     boards_writer.remove(db, dry_run)?;
     opts.step(STEPS, "done");

@@ -117,7 +117,7 @@ pub fn migrate(
         Some(w) => w,
         None => directories::Writer::load(db)?,
     };
-    opts.step(STEPS - 1, "rows the sources no longer have");
+    opts.step(STEPS - 1, "retiring and deleting rows the sources no longer have");
     directories_writer.retire(db, dry_run)?;
     directories_writer.remove(db, dry_run)?;
     opts.step(STEPS, "done");

@@ -149,7 +149,7 @@ pub fn migrate(
         Some(w) => w,
         None => hostile_pattern::Writer::load(db)?,
     };
-    opts.step(STEPS - 1, "rows the sources no longer have");
+    opts.step(STEPS - 1, "retiring and deleting rows the sources no longer have");
     hostile_docs_writer.retire(db, dry_run)?;
     hostile_pattern_writer.retire(db, dry_run)?;
     hostile_pattern_writer.remove(db, dry_run)?;

@@ -143,7 +143,7 @@ pub fn migrate(
         Some(w) => w,
         None => raw_cache::Writer::load(db)?,
     };
-    opts.step(STEPS - 1, "rows the sources no longer have");
+    opts.step(STEPS - 1, "retiring and deleting rows the sources no longer have");
     agent_cache_writer.retire(db, dry_run)?;
     raw_cache_writer.retire(db, dry_run)?;
     raw_cache_writer.remove(db, dry_run)?;
