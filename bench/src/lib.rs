@@ -109,14 +109,14 @@ pub struct Breakdown {
     pub parse_items: Duration,
     /// For reference: `kv2sql_roadmap::v1::upgrade_items` on that whole tree.
     pub upgrade_items: Duration,
-    /// Every source's `extract_all`: parsing (element by element for the big arrays), the
+    /// `extract_all` of every source: parsing (element by element for the big arrays), the
     /// upgrade hook, checks and row structs, in chunks.
     pub extract: Duration,
-    /// Every source's `Writer::load`: reading the stored rows.
+    /// `Writers::load_all`: reading the stored rows.
     pub load: Duration,
-    /// `Writer::write` of every chunk: comparing, binding and executing the INSERTs.
+    /// `Writers::write` of every chunk: comparing, binding and executing the INSERTs.
     pub write: Duration,
-    /// `Writer::retire` and `Writer::remove`: rows the sources no longer have.
+    /// `Writers::finish`: retiring and deleting rows the sources no longer have.
     pub remove: Duration,
     pub commit: Duration,
 }
@@ -127,12 +127,9 @@ impl Breakdown {
     }
 }
 
-/// Runs the generated migration phase by phase through the generated modules' public API (the
+/// Runs the generated migration phase by phase through the generated crate's public API (the
 /// steps `kv2sql_generated::migrate` overlaps, one after the other) and times each phase.
 pub fn breakdown(conn: &mut Connection, kv: &KvSnapshot) -> Result<Breakdown, String> {
-    use generated::{
-        agent_cache, event_log, github_map_doc, github_scan_doc, items_doc, mention_scan_state, message_archive_doc,
-    };
     let e = |e: kv2sql_runtime::Error| e.to_string();
     let mut b = Breakdown::default();
     // A whole-tree parse and upgrade, on the side, for reference.
@@ -145,20 +142,6 @@ pub fn breakdown(conn: &mut Connection, kv: &KvSnapshot) -> Result<Breakdown, St
         b.upgrade_items = t.elapsed();
         drop(v);
     }
-    /// A generated module's `extract_all`: (snapshot, sink of chunks) → the source's report.
-    type Extract<R> = for<'s> fn(
-        &KvSnapshot,
-        &'s mut (dyn FnMut(R) -> Result<(), kv2sql_runtime::Error> + 's),
-    ) -> Result<kv2sql_runtime::SourceReport, kv2sql_runtime::Error>;
-    /// Every chunk of one source.
-    fn chunks<R>(kv: &KvSnapshot, extract: Extract<R>) -> Result<Vec<R>, kv2sql_runtime::Error> {
-        let mut out = Vec::new();
-        extract(kv, &mut |rows| {
-            out.push(rows);
-            Ok(())
-        })?;
-        Ok(out)
-    }
     let tx = conn.transaction().map_err(|e| e.to_string())?;
     {
         let mut db = Sqlite::new(&tx);
@@ -167,64 +150,28 @@ pub fn breakdown(conn: &mut Connection, kv: &KvSnapshot) -> Result<Breakdown, St
         b.schema = t.elapsed();
 
         let t = Instant::now();
-        let c1 = chunks(kv, items_doc::extract_all).map_err(e)?;
-        let c2 = chunks(kv, event_log::extract_all).map_err(e)?;
-        let c3 = chunks(kv, message_archive_doc::extract_all).map_err(e)?;
-        let c4 = chunks(kv, mention_scan_state::extract_all).map_err(e)?;
-        let c5 = chunks(kv, github_map_doc::extract_all).map_err(e)?;
-        let c6 = chunks(kv, github_scan_doc::extract_all).map_err(e)?;
-        let c7 = chunks(kv, agent_cache::extract_all).map_err(e)?;
+        let mut chunks = Vec::new();
+        generated::extract_all(kv, &mut |chunk| {
+            chunks.push(chunk);
+            Ok(())
+        })
+        .map_err(e)?;
         b.extract = t.elapsed();
 
         let t = Instant::now();
-        let mut w1 = items_doc::Writer::load(&mut db).map_err(e)?;
-        let mut w2 = event_log::Writer::load(&mut db).map_err(e)?;
-        let mut w3 = message_archive_doc::Writer::load(&mut db).map_err(e)?;
-        let mut w4 = mention_scan_state::Writer::load(&mut db).map_err(e)?;
-        let mut w5 = github_map_doc::Writer::load(&mut db).map_err(e)?;
-        let mut w6 = github_scan_doc::Writer::load(&mut db).map_err(e)?;
-        let mut w7 = agent_cache::Writer::load(&mut db).map_err(e)?;
+        let mut writers = generated::Writers::default();
+        writers.load_all(&mut db).map_err(e)?;
         b.load = t.elapsed();
 
         let t = Instant::now();
-        for c in c1 {
-            w1.write(&mut db, c, false).map_err(e)?;
-        }
-        for c in c2 {
-            w2.write(&mut db, c, false).map_err(e)?;
-        }
-        for c in c3 {
-            w3.write(&mut db, c, false).map_err(e)?;
-        }
-        for c in c4 {
-            w4.write(&mut db, c, false).map_err(e)?;
-        }
-        for c in c5 {
-            w5.write(&mut db, c, false).map_err(e)?;
-        }
-        for c in c6 {
-            w6.write(&mut db, c, false).map_err(e)?;
-        }
-        for c in c7 {
-            w7.write(&mut db, c, false).map_err(e)?;
+        let opts = generated::MigrateOptions::default();
+        for chunk in chunks {
+            writers.write(&mut db, chunk, &opts).map_err(e)?;
         }
         b.write = t.elapsed();
 
         let t = Instant::now();
-        w1.retire(&mut db, false).map_err(e)?;
-        w2.retire(&mut db, false).map_err(e)?;
-        w3.retire(&mut db, false).map_err(e)?;
-        w4.retire(&mut db, false).map_err(e)?;
-        w5.retire(&mut db, false).map_err(e)?;
-        w6.retire(&mut db, false).map_err(e)?;
-        w7.retire(&mut db, false).map_err(e)?;
-        w7.remove(&mut db, false).map_err(e)?;
-        w6.remove(&mut db, false).map_err(e)?;
-        w5.remove(&mut db, false).map_err(e)?;
-        w4.remove(&mut db, false).map_err(e)?;
-        w3.remove(&mut db, false).map_err(e)?;
-        w2.remove(&mut db, false).map_err(e)?;
-        w1.remove(&mut db, false).map_err(e)?;
+        writers.finish(&mut db, false).map_err(e)?;
         b.remove = t.elapsed();
     }
     let t = Instant::now();

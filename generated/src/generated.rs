@@ -73,7 +73,7 @@ impl MigrateOptions {
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
 /// Rows extracted from one source, on their way to its writer.
-enum Chunk {
+pub enum Chunk {
     ItemsDoc(items_doc::Rows),
     EventLog(event_log::Rows),
     MessageArchiveDoc(message_archive_doc::Rows),
@@ -83,7 +83,7 @@ enum Chunk {
     AgentCache(agent_cache::Rows),
 }
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
-fn extract_all(
+pub fn extract_all(
     kv: &KvSnapshot,
     sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
 ) -> Result<Vec<rt::SourceReport>, Error> {
@@ -123,6 +123,198 @@ fn extract_all(
         ],
     )
 }
+/// Every source's writer, each loaded (its stored rows read) when the source's first
+/// chunk arrives.
+#[derive(Debug, Default)]
+pub struct Writers {
+    items_doc: Option<items_doc::Writer>,
+    event_log: Option<event_log::Writer>,
+    message_archive_doc: Option<message_archive_doc::Writer>,
+    mention_scan_state: Option<mention_scan_state::Writer>,
+    github_map_doc: Option<github_map_doc::Writer>,
+    github_scan_doc: Option<github_scan_doc::Writer>,
+    agent_cache: Option<agent_cache::Writer>,
+}
+impl Writers {
+    /// Compares a chunk with its source's stored rows and writes the difference.
+    pub fn write(
+        &mut self,
+        db: &mut dyn SqlExecutor,
+        chunk: Chunk,
+        opts: &MigrateOptions,
+    ) -> Result<(), Error> {
+        match chunk {
+            Chunk::ItemsDoc(rows) => {
+                rt::sync::loaded(
+                        &mut self.items_doc,
+                        || {
+                            opts.step(0usize, concat!("migrating ", "roadmap:items"));
+                            items_doc::Writer::load(db)
+                        },
+                    )?
+                    .write(db, rows, opts.dry_run)
+            }
+            Chunk::EventLog(rows) => {
+                rt::sync::loaded(
+                        &mut self.event_log,
+                        || {
+                            opts.step(1usize, concat!("migrating ", "roadmap:events"));
+                            event_log::Writer::load(db)
+                        },
+                    )?
+                    .write(db, rows, opts.dry_run)
+            }
+            Chunk::MessageArchiveDoc(rows) => {
+                rt::sync::loaded(
+                        &mut self.message_archive_doc,
+                        || {
+                            opts.step(
+                                2usize,
+                                concat!("migrating ", "roadmap:message-archive"),
+                            );
+                            message_archive_doc::Writer::load(db)
+                        },
+                    )?
+                    .write(db, rows, opts.dry_run)
+            }
+            Chunk::MentionScanState(rows) => {
+                rt::sync::loaded(
+                        &mut self.mention_scan_state,
+                        || {
+                            opts.step(
+                                3usize,
+                                concat!("migrating ", "roadmap:mention-scan"),
+                            );
+                            mention_scan_state::Writer::load(db)
+                        },
+                    )?
+                    .write(db, rows, opts.dry_run)
+            }
+            Chunk::GithubMapDoc(rows) => {
+                rt::sync::loaded(
+                        &mut self.github_map_doc,
+                        || {
+                            opts.step(
+                                4usize,
+                                concat!("migrating ", "roadmap:github-map"),
+                            );
+                            github_map_doc::Writer::load(db)
+                        },
+                    )?
+                    .write(db, rows, opts.dry_run)
+            }
+            Chunk::GithubScanDoc(rows) => {
+                rt::sync::loaded(
+                        &mut self.github_scan_doc,
+                        || {
+                            opts.step(
+                                5usize,
+                                concat!("migrating ", "roadmap:github-scan"),
+                            );
+                            github_scan_doc::Writer::load(db)
+                        },
+                    )?
+                    .write(db, rows, opts.dry_run)
+            }
+            Chunk::AgentCache(rows) => {
+                rt::sync::loaded(
+                        &mut self.agent_cache,
+                        || {
+                            opts.step(
+                                6usize,
+                                concat!("migrating ", "roadmap:agent-cache:{address}"),
+                            );
+                            agent_cache::Writer::load(db)
+                        },
+                    )?
+                    .write(db, rows, opts.dry_run)
+            }
+        }
+    }
+    /// Loads the writers no chunk has loaded yet.
+    pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
+        rt::sync::loaded(&mut self.items_doc, || items_doc::Writer::load(db))?;
+        rt::sync::loaded(&mut self.event_log, || event_log::Writer::load(db))?;
+        rt::sync::loaded(
+            &mut self.message_archive_doc,
+            || message_archive_doc::Writer::load(db),
+        )?;
+        rt::sync::loaded(
+            &mut self.mention_scan_state,
+            || mention_scan_state::Writer::load(db),
+        )?;
+        rt::sync::loaded(&mut self.github_map_doc, || github_map_doc::Writer::load(db))?;
+        rt::sync::loaded(
+            &mut self.github_scan_doc,
+            || github_scan_doc::Writer::load(db),
+        )?;
+        rt::sync::loaded(&mut self.agent_cache, || agent_cache::Writer::load(db))?;
+        Ok(())
+    }
+    /// After the last chunk: retires, then deletes (children first), the rows the
+    /// sources no longer have; returns every table's report.
+    pub fn finish(
+        mut self,
+        db: &mut dyn SqlExecutor,
+        dry_run: bool,
+    ) -> Result<Vec<rt::TableReport>, Error> {
+        rt::sync::loaded(&mut self.items_doc, || items_doc::Writer::load(db))?
+            .retire(db, dry_run)?;
+        rt::sync::loaded(&mut self.event_log, || event_log::Writer::load(db))?
+            .retire(db, dry_run)?;
+        rt::sync::loaded(
+                &mut self.message_archive_doc,
+                || message_archive_doc::Writer::load(db),
+            )?
+            .retire(db, dry_run)?;
+        rt::sync::loaded(
+                &mut self.mention_scan_state,
+                || mention_scan_state::Writer::load(db),
+            )?
+            .retire(db, dry_run)?;
+        rt::sync::loaded(&mut self.github_map_doc, || github_map_doc::Writer::load(db))?
+            .retire(db, dry_run)?;
+        rt::sync::loaded(
+                &mut self.github_scan_doc,
+                || github_scan_doc::Writer::load(db),
+            )?
+            .retire(db, dry_run)?;
+        rt::sync::loaded(&mut self.agent_cache, || agent_cache::Writer::load(db))?
+            .retire(db, dry_run)?;
+        rt::sync::loaded(&mut self.agent_cache, || agent_cache::Writer::load(db))?
+            .remove(db, dry_run)?;
+        rt::sync::loaded(
+                &mut self.github_scan_doc,
+                || github_scan_doc::Writer::load(db),
+            )?
+            .remove(db, dry_run)?;
+        rt::sync::loaded(&mut self.github_map_doc, || github_map_doc::Writer::load(db))?
+            .remove(db, dry_run)?;
+        rt::sync::loaded(
+                &mut self.mention_scan_state,
+                || mention_scan_state::Writer::load(db),
+            )?
+            .remove(db, dry_run)?;
+        rt::sync::loaded(
+                &mut self.message_archive_doc,
+                || message_archive_doc::Writer::load(db),
+            )?
+            .remove(db, dry_run)?;
+        rt::sync::loaded(&mut self.event_log, || event_log::Writer::load(db))?
+            .remove(db, dry_run)?;
+        rt::sync::loaded(&mut self.items_doc, || items_doc::Writer::load(db))?
+            .remove(db, dry_run)?;
+        let mut tables = Vec::new();
+        tables.extend(self.items_doc.iter().flat_map(|w| w.reports()));
+        tables.extend(self.event_log.iter().flat_map(|w| w.reports()));
+        tables.extend(self.message_archive_doc.iter().flat_map(|w| w.reports()));
+        tables.extend(self.mention_scan_state.iter().flat_map(|w| w.reports()));
+        tables.extend(self.github_map_doc.iter().flat_map(|w| w.reports()));
+        tables.extend(self.github_scan_doc.iter().flat_map(|w| w.reports()));
+        tables.extend(self.agent_cache.iter().flat_map(|w| w.reports()));
+        Ok(tables)
+    }
+}
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
@@ -141,152 +333,17 @@ pub fn migrate(
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let dry_run = opts.dry_run;
-    let mut items_doc_writer: Option<items_doc::Writer> = None;
-    let mut event_log_writer: Option<event_log::Writer> = None;
-    let mut message_archive_doc_writer: Option<message_archive_doc::Writer> = None;
-    let mut mention_scan_state_writer: Option<mention_scan_state::Writer> = None;
-    let mut github_map_doc_writer: Option<github_map_doc::Writer> = None;
-    let mut github_scan_doc_writer: Option<github_scan_doc::Writer> = None;
-    let mut agent_cache_writer: Option<agent_cache::Writer> = None;
+    let mut writers = Writers::default();
     let sources = rt::pipeline::run(
         !opts.single_thread,
         |sink| extract_all(kv, sink),
-        |chunk| match chunk {
-            Chunk::ItemsDoc(rows) => {
-                let writer = match &mut items_doc_writer {
-                    Some(w) => w,
-                    None => {
-                        opts.step(0usize, concat!("migrating ", "roadmap:items"));
-                        items_doc_writer.insert(items_doc::Writer::load(db)?)
-                    }
-                };
-                writer.write(db, rows, dry_run)
-            }
-            Chunk::EventLog(rows) => {
-                let writer = match &mut event_log_writer {
-                    Some(w) => w,
-                    None => {
-                        opts.step(1usize, concat!("migrating ", "roadmap:events"));
-                        event_log_writer.insert(event_log::Writer::load(db)?)
-                    }
-                };
-                writer.write(db, rows, dry_run)
-            }
-            Chunk::MessageArchiveDoc(rows) => {
-                let writer = match &mut message_archive_doc_writer {
-                    Some(w) => w,
-                    None => {
-                        opts.step(
-                            2usize,
-                            concat!("migrating ", "roadmap:message-archive"),
-                        );
-                        message_archive_doc_writer
-                            .insert(message_archive_doc::Writer::load(db)?)
-                    }
-                };
-                writer.write(db, rows, dry_run)
-            }
-            Chunk::MentionScanState(rows) => {
-                let writer = match &mut mention_scan_state_writer {
-                    Some(w) => w,
-                    None => {
-                        opts.step(3usize, concat!("migrating ", "roadmap:mention-scan"));
-                        mention_scan_state_writer
-                            .insert(mention_scan_state::Writer::load(db)?)
-                    }
-                };
-                writer.write(db, rows, dry_run)
-            }
-            Chunk::GithubMapDoc(rows) => {
-                let writer = match &mut github_map_doc_writer {
-                    Some(w) => w,
-                    None => {
-                        opts.step(4usize, concat!("migrating ", "roadmap:github-map"));
-                        github_map_doc_writer.insert(github_map_doc::Writer::load(db)?)
-                    }
-                };
-                writer.write(db, rows, dry_run)
-            }
-            Chunk::GithubScanDoc(rows) => {
-                let writer = match &mut github_scan_doc_writer {
-                    Some(w) => w,
-                    None => {
-                        opts.step(5usize, concat!("migrating ", "roadmap:github-scan"));
-                        github_scan_doc_writer.insert(github_scan_doc::Writer::load(db)?)
-                    }
-                };
-                writer.write(db, rows, dry_run)
-            }
-            Chunk::AgentCache(rows) => {
-                let writer = match &mut agent_cache_writer {
-                    Some(w) => w,
-                    None => {
-                        opts.step(
-                            6usize,
-                            concat!("migrating ", "roadmap:agent-cache:{address}"),
-                        );
-                        agent_cache_writer.insert(agent_cache::Writer::load(db)?)
-                    }
-                };
-                writer.write(db, rows, dry_run)
-            }
-        },
+        |chunk| writers.write(db, chunk, opts),
     )?;
-    let mut items_doc_writer = match items_doc_writer {
-        Some(w) => w,
-        None => items_doc::Writer::load(db)?,
-    };
-    let mut event_log_writer = match event_log_writer {
-        Some(w) => w,
-        None => event_log::Writer::load(db)?,
-    };
-    let mut message_archive_doc_writer = match message_archive_doc_writer {
-        Some(w) => w,
-        None => message_archive_doc::Writer::load(db)?,
-    };
-    let mut mention_scan_state_writer = match mention_scan_state_writer {
-        Some(w) => w,
-        None => mention_scan_state::Writer::load(db)?,
-    };
-    let mut github_map_doc_writer = match github_map_doc_writer {
-        Some(w) => w,
-        None => github_map_doc::Writer::load(db)?,
-    };
-    let mut github_scan_doc_writer = match github_scan_doc_writer {
-        Some(w) => w,
-        None => github_scan_doc::Writer::load(db)?,
-    };
-    let mut agent_cache_writer = match agent_cache_writer {
-        Some(w) => w,
-        None => agent_cache::Writer::load(db)?,
-    };
     opts.step(STEPS - 1, "retiring and deleting rows the sources no longer have");
-    items_doc_writer.retire(db, dry_run)?;
-    event_log_writer.retire(db, dry_run)?;
-    message_archive_doc_writer.retire(db, dry_run)?;
-    mention_scan_state_writer.retire(db, dry_run)?;
-    github_map_doc_writer.retire(db, dry_run)?;
-    github_scan_doc_writer.retire(db, dry_run)?;
-    agent_cache_writer.retire(db, dry_run)?;
-    agent_cache_writer.remove(db, dry_run)?;
-    github_scan_doc_writer.remove(db, dry_run)?;
-    github_map_doc_writer.remove(db, dry_run)?;
-    mention_scan_state_writer.remove(db, dry_run)?;
-    message_archive_doc_writer.remove(db, dry_run)?;
-    event_log_writer.remove(db, dry_run)?;
-    items_doc_writer.remove(db, dry_run)?;
+    let tables = writers.finish(db, opts.dry_run)?;
     opts.step(STEPS, "done");
-    let mut tables = Vec::new();
-    tables.extend(items_doc_writer.reports());
-    tables.extend(event_log_writer.reports());
-    tables.extend(message_archive_doc_writer.reports());
-    tables.extend(mention_scan_state_writer.reports());
-    tables.extend(github_map_doc_writer.reports());
-    tables.extend(github_scan_doc_writer.reports());
-    tables.extend(agent_cache_writer.reports());
     Ok(Report {
-        dry_run,
+        dry_run: opts.dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
         sources,

@@ -241,6 +241,15 @@ impl<R: Row> TableSync<R> {
     }
 }
 
+/// The writer in `slot`, loaded by `load` first if it is not yet (a source's writer reads its
+/// stored rows when the source's first chunk arrives).
+pub fn loaded<W>(slot: &mut Option<W>, load: impl FnOnce() -> Result<W, Error>) -> Result<&mut W, Error> {
+    match slot {
+        Some(w) => Ok(w),
+        None => Ok(slot.insert(load()?)),
+    }
+}
+
 /// A row type that can be read back in source order, for export.
 pub trait Ordered: Row {
     /// `SELECT` of every column, ordered by parent key and position.

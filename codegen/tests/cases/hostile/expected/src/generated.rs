@@ -67,12 +67,12 @@ impl MigrateOptions {
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
 /// Rows extracted from one source, on their way to its writer.
-enum Chunk {
+pub enum Chunk {
     HostileDocs(hostile_docs::Rows),
     HostilePattern(hostile_pattern::Rows),
 }
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
-fn extract_all(
+pub fn extract_all(
     kv: &KvSnapshot,
     sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
 ) -> Result<Vec<rt::SourceReport>, Error> {
@@ -85,6 +85,88 @@ fn extract_all(
         &mut |rows| sink(Chunk::HostilePattern(rows)),
     )?;
     Ok(vec![hostile_docs_source, hostile_pattern_source])
+}
+/// Every source's writer, each loaded (its stored rows read) when the source's first
+/// chunk arrives.
+#[derive(Debug, Default)]
+pub struct Writers {
+    hostile_docs: Option<hostile_docs::Writer>,
+    hostile_pattern: Option<hostile_pattern::Writer>,
+}
+impl Writers {
+    /// Compares a chunk with its source's stored rows and writes the difference.
+    pub fn write(
+        &mut self,
+        db: &mut dyn SqlExecutor,
+        chunk: Chunk,
+        opts: &MigrateOptions,
+    ) -> Result<(), Error> {
+        match chunk {
+            Chunk::HostileDocs(rows) => {
+                rt::sync::loaded(
+                        &mut self.hostile_docs,
+                        || {
+                            opts.step(
+                                0usize,
+                                concat!(
+                                    "migrating ", "hostile:\"q\\'); DROP TABLE x; --*/\n\t"
+                                ),
+                            );
+                            hostile_docs::Writer::load(db)
+                        },
+                    )?
+                    .write(db, rows, opts.dry_run)
+            }
+            Chunk::HostilePattern(rows) => {
+                rt::sync::loaded(
+                        &mut self.hostile_pattern,
+                        || {
+                            opts.step(
+                                1usize,
+                                concat!("migrating ", "hostile-pattern:'\\\"--{rest}"),
+                            );
+                            hostile_pattern::Writer::load(db)
+                        },
+                    )?
+                    .write(db, rows, opts.dry_run)
+            }
+        }
+    }
+    /// Loads the writers no chunk has loaded yet.
+    pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
+        rt::sync::loaded(&mut self.hostile_docs, || hostile_docs::Writer::load(db))?;
+        rt::sync::loaded(
+            &mut self.hostile_pattern,
+            || hostile_pattern::Writer::load(db),
+        )?;
+        Ok(())
+    }
+    /// After the last chunk: retires, then deletes (children first), the rows the
+    /// sources no longer have; returns every table's report.
+    pub fn finish(
+        mut self,
+        db: &mut dyn SqlExecutor,
+        dry_run: bool,
+    ) -> Result<Vec<rt::TableReport>, Error> {
+        rt::sync::loaded(&mut self.hostile_docs, || hostile_docs::Writer::load(db))?
+            .retire(db, dry_run)?;
+        rt::sync::loaded(
+                &mut self.hostile_pattern,
+                || hostile_pattern::Writer::load(db),
+            )?
+            .retire(db, dry_run)?;
+        rt::sync::loaded(
+                &mut self.hostile_pattern,
+                || hostile_pattern::Writer::load(db),
+            )?
+            .remove(db, dry_run)?;
+        rt::sync::loaded(&mut self.hostile_docs, || hostile_docs::Writer::load(db))?
+            .remove(db, dry_run)?;
+        let mut tables = Vec::new();
+        tables.extend(self.hostile_docs.iter().flat_map(|w| w.reports()));
+        tables.extend(self.hostile_pattern.iter().flat_map(|w| w.reports()));
+        Ok(tables)
+    }
 }
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
@@ -104,62 +186,17 @@ pub fn migrate(
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let dry_run = opts.dry_run;
-    let mut hostile_docs_writer: Option<hostile_docs::Writer> = None;
-    let mut hostile_pattern_writer: Option<hostile_pattern::Writer> = None;
+    let mut writers = Writers::default();
     let sources = rt::pipeline::run(
         !opts.single_thread,
         |sink| extract_all(kv, sink),
-        |chunk| match chunk {
-            Chunk::HostileDocs(rows) => {
-                let writer = match &mut hostile_docs_writer {
-                    Some(w) => w,
-                    None => {
-                        opts.step(
-                            0usize,
-                            concat!(
-                                "migrating ", "hostile:\"q\\'); DROP TABLE x; --*/\n\t"
-                            ),
-                        );
-                        hostile_docs_writer.insert(hostile_docs::Writer::load(db)?)
-                    }
-                };
-                writer.write(db, rows, dry_run)
-            }
-            Chunk::HostilePattern(rows) => {
-                let writer = match &mut hostile_pattern_writer {
-                    Some(w) => w,
-                    None => {
-                        opts.step(
-                            1usize,
-                            concat!("migrating ", "hostile-pattern:'\\\"--{rest}"),
-                        );
-                        hostile_pattern_writer.insert(hostile_pattern::Writer::load(db)?)
-                    }
-                };
-                writer.write(db, rows, dry_run)
-            }
-        },
+        |chunk| writers.write(db, chunk, opts),
     )?;
-    let mut hostile_docs_writer = match hostile_docs_writer {
-        Some(w) => w,
-        None => hostile_docs::Writer::load(db)?,
-    };
-    let mut hostile_pattern_writer = match hostile_pattern_writer {
-        Some(w) => w,
-        None => hostile_pattern::Writer::load(db)?,
-    };
     opts.step(STEPS - 1, "retiring and deleting rows the sources no longer have");
-    hostile_docs_writer.retire(db, dry_run)?;
-    hostile_pattern_writer.retire(db, dry_run)?;
-    hostile_pattern_writer.remove(db, dry_run)?;
-    hostile_docs_writer.remove(db, dry_run)?;
+    let tables = writers.finish(db, opts.dry_run)?;
     opts.step(STEPS, "done");
-    let mut tables = Vec::new();
-    tables.extend(hostile_docs_writer.reports());
-    tables.extend(hostile_pattern_writer.reports());
     Ok(Report {
-        dry_run,
+        dry_run: opts.dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
         sources,

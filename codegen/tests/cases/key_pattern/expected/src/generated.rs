@@ -66,12 +66,12 @@ impl MigrateOptions {
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
 /// Rows extracted from one source, on their way to its writer.
-enum Chunk {
+pub enum Chunk {
     AgentCache(agent_cache::Rows),
     RawCache(raw_cache::Rows),
 }
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
-fn extract_all(
+pub fn extract_all(
     kv: &KvSnapshot,
     sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
 ) -> Result<Vec<rt::SourceReport>, Error> {
@@ -84,6 +84,74 @@ fn extract_all(
         &mut |rows| sink(Chunk::RawCache(rows)),
     )?;
     Ok(vec![agent_cache_source, raw_cache_source])
+}
+/// Every source's writer, each loaded (its stored rows read) when the source's first
+/// chunk arrives.
+#[derive(Debug, Default)]
+pub struct Writers {
+    agent_cache: Option<agent_cache::Writer>,
+    raw_cache: Option<raw_cache::Writer>,
+}
+impl Writers {
+    /// Compares a chunk with its source's stored rows and writes the difference.
+    pub fn write(
+        &mut self,
+        db: &mut dyn SqlExecutor,
+        chunk: Chunk,
+        opts: &MigrateOptions,
+    ) -> Result<(), Error> {
+        match chunk {
+            Chunk::AgentCache(rows) => {
+                rt::sync::loaded(
+                        &mut self.agent_cache,
+                        || {
+                            opts.step(
+                                0usize,
+                                concat!("migrating ", "cache:agent:{address}"),
+                            );
+                            agent_cache::Writer::load(db)
+                        },
+                    )?
+                    .write(db, rows, opts.dry_run)
+            }
+            Chunk::RawCache(rows) => {
+                rt::sync::loaded(
+                        &mut self.raw_cache,
+                        || {
+                            opts.step(1usize, concat!("migrating ", "cache:raw:{id}"));
+                            raw_cache::Writer::load(db)
+                        },
+                    )?
+                    .write(db, rows, opts.dry_run)
+            }
+        }
+    }
+    /// Loads the writers no chunk has loaded yet.
+    pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
+        rt::sync::loaded(&mut self.agent_cache, || agent_cache::Writer::load(db))?;
+        rt::sync::loaded(&mut self.raw_cache, || raw_cache::Writer::load(db))?;
+        Ok(())
+    }
+    /// After the last chunk: retires, then deletes (children first), the rows the
+    /// sources no longer have; returns every table's report.
+    pub fn finish(
+        mut self,
+        db: &mut dyn SqlExecutor,
+        dry_run: bool,
+    ) -> Result<Vec<rt::TableReport>, Error> {
+        rt::sync::loaded(&mut self.agent_cache, || agent_cache::Writer::load(db))?
+            .retire(db, dry_run)?;
+        rt::sync::loaded(&mut self.raw_cache, || raw_cache::Writer::load(db))?
+            .retire(db, dry_run)?;
+        rt::sync::loaded(&mut self.raw_cache, || raw_cache::Writer::load(db))?
+            .remove(db, dry_run)?;
+        rt::sync::loaded(&mut self.agent_cache, || agent_cache::Writer::load(db))?
+            .remove(db, dry_run)?;
+        let mut tables = Vec::new();
+        tables.extend(self.agent_cache.iter().flat_map(|w| w.reports()));
+        tables.extend(self.raw_cache.iter().flat_map(|w| w.reports()));
+        Ok(tables)
+    }
 }
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
@@ -103,57 +171,17 @@ pub fn migrate(
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let dry_run = opts.dry_run;
-    let mut agent_cache_writer: Option<agent_cache::Writer> = None;
-    let mut raw_cache_writer: Option<raw_cache::Writer> = None;
+    let mut writers = Writers::default();
     let sources = rt::pipeline::run(
         !opts.single_thread,
         |sink| extract_all(kv, sink),
-        |chunk| match chunk {
-            Chunk::AgentCache(rows) => {
-                let writer = match &mut agent_cache_writer {
-                    Some(w) => w,
-                    None => {
-                        opts.step(
-                            0usize,
-                            concat!("migrating ", "cache:agent:{address}"),
-                        );
-                        agent_cache_writer.insert(agent_cache::Writer::load(db)?)
-                    }
-                };
-                writer.write(db, rows, dry_run)
-            }
-            Chunk::RawCache(rows) => {
-                let writer = match &mut raw_cache_writer {
-                    Some(w) => w,
-                    None => {
-                        opts.step(1usize, concat!("migrating ", "cache:raw:{id}"));
-                        raw_cache_writer.insert(raw_cache::Writer::load(db)?)
-                    }
-                };
-                writer.write(db, rows, dry_run)
-            }
-        },
+        |chunk| writers.write(db, chunk, opts),
     )?;
-    let mut agent_cache_writer = match agent_cache_writer {
-        Some(w) => w,
-        None => agent_cache::Writer::load(db)?,
-    };
-    let mut raw_cache_writer = match raw_cache_writer {
-        Some(w) => w,
-        None => raw_cache::Writer::load(db)?,
-    };
     opts.step(STEPS - 1, "retiring and deleting rows the sources no longer have");
-    agent_cache_writer.retire(db, dry_run)?;
-    raw_cache_writer.retire(db, dry_run)?;
-    raw_cache_writer.remove(db, dry_run)?;
-    agent_cache_writer.remove(db, dry_run)?;
+    let tables = writers.finish(db, opts.dry_run)?;
     opts.step(STEPS, "done");
-    let mut tables = Vec::new();
-    tables.extend(agent_cache_writer.reports());
-    tables.extend(raw_cache_writer.reports());
     Ok(Report {
-        dry_run,
+        dry_run: opts.dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
         sources,

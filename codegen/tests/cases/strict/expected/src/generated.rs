@@ -63,11 +63,11 @@ impl MigrateOptions {
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
 /// Rows extracted from one source, on their way to its writer.
-enum Chunk {
+pub enum Chunk {
     StrictDocs(strict_docs::Rows),
 }
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
-fn extract_all(
+pub fn extract_all(
     kv: &KvSnapshot,
     sink: &mut dyn FnMut(Chunk) -> Result<(), Error>,
 ) -> Result<Vec<rt::SourceReport>, Error> {
@@ -76,6 +76,54 @@ fn extract_all(
         &mut |rows| sink(Chunk::StrictDocs(rows)),
     )?;
     Ok(vec![strict_docs_source])
+}
+/// Every source's writer, each loaded (its stored rows read) when the source's first
+/// chunk arrives.
+#[derive(Debug, Default)]
+pub struct Writers {
+    strict_docs: Option<strict_docs::Writer>,
+}
+impl Writers {
+    /// Compares a chunk with its source's stored rows and writes the difference.
+    pub fn write(
+        &mut self,
+        db: &mut dyn SqlExecutor,
+        chunk: Chunk,
+        opts: &MigrateOptions,
+    ) -> Result<(), Error> {
+        match chunk {
+            Chunk::StrictDocs(rows) => {
+                rt::sync::loaded(
+                        &mut self.strict_docs,
+                        || {
+                            opts.step(0usize, concat!("migrating ", "strict:{name}"));
+                            strict_docs::Writer::load(db)
+                        },
+                    )?
+                    .write(db, rows, opts.dry_run)
+            }
+        }
+    }
+    /// Loads the writers no chunk has loaded yet.
+    pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
+        rt::sync::loaded(&mut self.strict_docs, || strict_docs::Writer::load(db))?;
+        Ok(())
+    }
+    /// After the last chunk: retires, then deletes (children first), the rows the
+    /// sources no longer have; returns every table's report.
+    pub fn finish(
+        mut self,
+        db: &mut dyn SqlExecutor,
+        dry_run: bool,
+    ) -> Result<Vec<rt::TableReport>, Error> {
+        rt::sync::loaded(&mut self.strict_docs, || strict_docs::Writer::load(db))?
+            .retire(db, dry_run)?;
+        rt::sync::loaded(&mut self.strict_docs, || strict_docs::Writer::load(db))?
+            .remove(db, dry_run)?;
+        let mut tables = Vec::new();
+        tables.extend(self.strict_docs.iter().flat_map(|w| w.reports()));
+        Ok(tables)
+    }
 }
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
@@ -95,36 +143,17 @@ pub fn migrate(
     opts: &MigrateOptions,
 ) -> Result<Report, Error> {
     let applied = apply_schema(db)?;
-    let dry_run = opts.dry_run;
-    let mut strict_docs_writer: Option<strict_docs::Writer> = None;
+    let mut writers = Writers::default();
     let sources = rt::pipeline::run(
         !opts.single_thread,
         |sink| extract_all(kv, sink),
-        |chunk| match chunk {
-            Chunk::StrictDocs(rows) => {
-                let writer = match &mut strict_docs_writer {
-                    Some(w) => w,
-                    None => {
-                        opts.step(0usize, concat!("migrating ", "strict:{name}"));
-                        strict_docs_writer.insert(strict_docs::Writer::load(db)?)
-                    }
-                };
-                writer.write(db, rows, dry_run)
-            }
-        },
+        |chunk| writers.write(db, chunk, opts),
     )?;
-    let mut strict_docs_writer = match strict_docs_writer {
-        Some(w) => w,
-        None => strict_docs::Writer::load(db)?,
-    };
     opts.step(STEPS - 1, "retiring and deleting rows the sources no longer have");
-    strict_docs_writer.retire(db, dry_run)?;
-    strict_docs_writer.remove(db, dry_run)?;
+    let tables = writers.finish(db, opts.dry_run)?;
     opts.step(STEPS, "done");
-    let mut tables = Vec::new();
-    tables.extend(strict_docs_writer.reports());
     Ok(Report {
-        dry_run,
+        dry_run: opts.dry_run,
         schema_version: schema_version(db)?,
         schema_migrations_applied: applied,
         sources,
