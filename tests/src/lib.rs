@@ -3,8 +3,42 @@
 use std::path::PathBuf;
 
 use kv2sql_runtime::dump::parse_dump;
-use kv2sql_runtime::KvSnapshot;
+use kv2sql_runtime::sqlite::Sqlite;
+use kv2sql_runtime::{DbError, KvSnapshot, SqlExecutor, SqlRef, SqlValue};
 use rusqlite::Connection;
+
+/// An executor over SQLite that calls `before_write(sql, params)` ahead of every write
+/// (`execute`, and `execute_script` with no parameters), failing the write when it fails, and
+/// binds at most `max_params` parameters per statement (100, a Durable Object's limit, unless
+/// set).
+pub struct Watched<'c, F> {
+    pub inner: Sqlite<'c>,
+    pub before_write: F,
+    pub max_params: usize,
+}
+
+impl<'c, F: FnMut(&str, &[SqlRef<'_>]) -> Result<(), DbError>> Watched<'c, F> {
+    pub fn new(conn: &'c Connection, before_write: F) -> Self {
+        Watched { inner: Sqlite::new(conn), before_write, max_params: 100 }
+    }
+}
+
+impl<F: FnMut(&str, &[SqlRef<'_>]) -> Result<(), DbError>> SqlExecutor for Watched<'_, F> {
+    fn execute(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<(), DbError> {
+        (self.before_write)(sql, params)?;
+        self.inner.execute(sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<Vec<Vec<SqlValue>>, DbError> {
+        self.inner.query(sql, params)
+    }
+    fn execute_script(&mut self, sql: &str) -> Result<(), DbError> {
+        (self.before_write)(sql, &[])?;
+        self.inner.execute_script(sql)
+    }
+    fn max_params(&self) -> usize {
+        self.max_params
+    }
+}
 
 /// The workspace root.
 pub fn root() -> PathBuf {

@@ -6,9 +6,8 @@
 
 use kv2sql::MigrateOptions;
 use kv2sql_datagen::{generate, Options, Size};
-use kv2sql_runtime::sqlite::Sqlite;
-use kv2sql_runtime::{DbError, KvEntry, KvSnapshot, SqlExecutor, SqlRef, SqlValue};
-use kv2sql_tests::{all_rows, memory_db};
+use kv2sql_runtime::{KvEntry, KvSnapshot, SqlRef};
+use kv2sql_tests::{all_rows, memory_db, Watched};
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
@@ -118,33 +117,6 @@ fn a_bad_value_in_a_late_chunk_writes_nothing() {
     }
 }
 
-/// Passes statements to SQLite, binding at most `max` parameters per statement, as a Durable
-/// Object does (100).
-struct Limited<'c> {
-    inner: Sqlite<'c>,
-    max: usize,
-    statements: usize,
-    widest: usize,
-}
-
-impl SqlExecutor for Limited<'_> {
-    fn execute(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<(), DbError> {
-        assert!(params.len() <= self.max, "{} parameters bound to `{}`", params.len(), &sql[..60]);
-        self.statements += 1;
-        self.widest = self.widest.max(params.len());
-        self.inner.execute(sql, params)
-    }
-    fn query(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<Vec<Vec<SqlValue>>, DbError> {
-        self.inner.query(sql, params)
-    }
-    fn execute_script(&mut self, sql: &str) -> Result<(), DbError> {
-        self.inner.execute_script(sql)
-    }
-    fn max_params(&self) -> usize {
-        self.max
-    }
-}
-
 #[test]
 fn inserts_bind_no_more_parameters_than_the_executor_allows() {
     let snap = medium(6);
@@ -156,11 +128,18 @@ fn inserts_bind_no_more_parameters_than_the_executor_allows() {
     for max in [100, 39, 999] {
         let mut conn = memory_db();
         let tx = conn.transaction().unwrap();
-        let (statements, widest) = {
-            let mut db = Limited { inner: Sqlite::new(&tx), max, statements: 0, widest: 0 };
+        let (mut statements, mut widest) = (0, 0);
+        {
+            // Passes statements to SQLite, binding at most `max` parameters per statement.
+            let mut db = Watched::new(&tx, |sql: &str, params: &[SqlRef<'_>]| {
+                assert!(params.len() <= max, "{} parameters bound to `{}`", params.len(), &sql[..60.min(sql.len())]);
+                statements += 1;
+                widest = widest.max(params.len());
+                Ok(())
+            });
+            db.max_params = max;
             kv2sql_generated::migrate(&mut db, &snap, &MigrateOptions::default()).expect("migrates");
-            (db.statements, db.widest)
-        };
+        }
         tx.commit().unwrap();
         assert_eq!(all_rows(&conn), all_rows(&reference), "max_params {max}");
         assert!(widest > max / 2, "max_params {max}: the widest statement binds {widest}");

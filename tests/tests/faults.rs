@@ -4,59 +4,34 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kv2sql_runtime::sqlite::Sqlite;
-use kv2sql_runtime::{DbError, Error, KvEntry, KvSnapshot, SqlExecutor, SqlRef, SqlValue};
-use kv2sql_tests::{all_rows, example_dump, memory_db, row_counts, table_rows};
+use kv2sql_runtime::{DbError, Error, KvEntry, KvSnapshot, SqlRef};
+use kv2sql_tests::{all_rows, example_dump, memory_db, row_counts, table_rows, Watched};
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
 const ITEMS: &str = "roadmap:items";
 const EVENTS: &str = "roadmap:events";
 
-/// An executor that fails its `fail_at`-th write (counting `execute` and `execute_script`
-/// calls from 0), like a Durable Object whose storage throws mid-run.
-struct Failing<'c> {
-    inner: Sqlite<'c>,
-    writes: usize,
-    fail_at: usize,
-}
-
-impl Failing<'_> {
-    fn tick(&mut self, sql: &str) -> Result<(), DbError> {
-        let n = self.writes;
-        self.writes += 1;
-        if n == self.fail_at {
-            return Err(DbError::Sql {
-                sql: sql.chars().take(80).collect(),
-                message: format!("injected fault at write {n}"),
-            });
-        }
-        Ok(())
-    }
-}
-
-impl SqlExecutor for Failing<'_> {
-    fn execute(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<(), DbError> {
-        self.tick(sql)?;
-        self.inner.execute(sql, params)
-    }
-    fn query(&mut self, sql: &str, params: &[SqlRef<'_>]) -> Result<Vec<Vec<SqlValue>>, DbError> {
-        self.inner.query(sql, params)
-    }
-    fn execute_script(&mut self, sql: &str) -> Result<(), DbError> {
-        self.tick(sql)?;
-        self.inner.execute_script(sql)
-    }
-}
-
-/// Runs the generated migration in a transaction through [`Failing`]: returns the result and
-/// the number of writes attempted. The transaction commits on success, rolls back on error.
+/// Runs the generated migration in a transaction through an executor that fails its
+/// `fail_at`-th write (counting `execute` and `execute_script` calls from 0), like a Durable
+/// Object whose storage throws mid-run: returns the result and the number of writes attempted.
+/// The transaction commits on success, rolls back on error.
 fn run_failing(conn: &mut Connection, kv: &KvSnapshot, fail_at: usize) -> (Result<(), Error>, usize) {
     let tx = conn.transaction().unwrap();
-    let (result, writes) = {
-        let mut db = Failing { inner: Sqlite::new(&tx), writes: 0, fail_at };
-        let r = kv2sql_generated::migrate(&mut db, kv, &kv2sql_generated::MigrateOptions::default());
-        (r.map(|_| ()), db.writes)
+    let mut writes = 0;
+    let result = {
+        let mut db = Watched::new(&tx, |sql: &str, _: &[SqlRef<'_>]| {
+            let n = writes;
+            writes += 1;
+            if n == fail_at {
+                return Err(DbError::Sql {
+                    sql: sql.chars().take(80).collect(),
+                    message: format!("injected fault at write {n}"),
+                });
+            }
+            Ok(())
+        });
+        kv2sql_generated::migrate(&mut db, kv, &kv2sql_generated::MigrateOptions::default()).map(|_| ())
     };
     match result {
         Ok(()) => tx.commit().unwrap(),
@@ -140,7 +115,7 @@ fn every_write_position_rolls_back(pre: &[&KvSnapshot], kv: &KvSnapshot) -> usiz
         let mut conn = migrated(pre);
         let (r, writes) = run_failing(&mut conn, kv, usize::MAX);
         r.unwrap();
-        assert_eq!(all_rows(&conn), clean, "the Failing wrapper without a fault is a clean run");
+        assert_eq!(all_rows(&conn), clean, "the failing executor without a fault is a clean run");
         writes
     };
     assert!(total > 0);
