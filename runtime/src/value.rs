@@ -21,17 +21,6 @@ pub enum SqlRef<'a> {
     Text(&'a str),
 }
 
-impl SqlRef<'_> {
-    pub fn to_owned_value(self) -> SqlValue {
-        match self {
-            SqlRef::Null => SqlValue::Null,
-            SqlRef::Integer(i) => SqlValue::Integer(i),
-            SqlRef::Real(f) => SqlValue::Real(f),
-            SqlRef::Text(s) => SqlValue::Text(s.to_string()),
-        }
-    }
-}
-
 impl SqlValue {
     /// The value, borrowed for binding.
     pub fn as_ref(&self) -> SqlRef<'_> {
