@@ -92,11 +92,11 @@ fn migrate_then_second_run_writes_nothing() {
     let dir = scratch("idempotent");
     let db = dir.join("db.sqlite");
     let first = migrate_ok(&example_path(), &db);
-    assert!(first.starts_with("schema version 1, rows written "), "{first}");
-    assert!(first.contains("(applied 0001)"), "{first}");
+    assert!(first.starts_with("schema version 2, rows written "), "{first}");
+    assert!(first.contains("(applied 0001, 0002)"), "{first}");
     assert!(!first.contains("rows written 0"), "{first}");
     let second = migrate_ok(&example_path(), &db);
-    assert!(second.starts_with("schema version 1, rows written 0\n"), "{second}");
+    assert!(second.starts_with("schema version 2, rows written 0\n"), "{second}");
     let out = kv2sql(&[
         "--format",
         "json",
@@ -217,7 +217,7 @@ fn dry_run_writes_nothing() {
     let out = kv2sql(&["migrate", "--dry-run", "--kv", example_path().to_str().unwrap(), "--db", db.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report = text(&out.stdout);
-    assert!(report.starts_with("dry run: nothing was written\nschema version 1, rows written 0"), "{report}");
+    assert!(report.starts_with("dry run: nothing was written\nschema version 2, rows written 0"), "{report}");
     assert!(report.contains("items"), "the report shows what would change: {report}");
     assert_eq!(all_rows(&db), Vec::<String>::new(), "no table, no row");
     // Over a migrated database, with a changed dump: the tables are unchanged.

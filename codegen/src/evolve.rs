@@ -1,9 +1,10 @@
 //! Schema evolution: a snapshot of each released schema, and the migration from the previous
 //! snapshot to the current mapping. Renames are declared (`renamed_from:`), never guessed;
 //! destruction (dropping a table or column, changing a column's type) must be allowed in
-//! `schema.allow`. A type change, a dropped column or a changed key rebuilds the table: the
-//! rows are set aside in `kv2sql_old_<table>`, the table is dropped and created again under its
-//! own name, and the rows are copied back. Dropping and re-creating under the same name (rather
+//! `schema.allow`. A type change, a changed column constraint (a CHECK, NOT NULL, a default), a
+//! dropped column or a changed key rebuilds the table: the rows are set aside in
+//! `kv2sql_old_<table>` (the released column types, no constraints), the table is dropped and
+//! created again under its own name, and the rows are copied back. Dropping and re-creating under the same name (rather
 //! than SQLite's create-new-then-rename) keeps the deferred foreign-key count of the child
 //! tables exact: the drop counts their rows as orphans, the copy back counts them as resolved,
 //! so a commit under `PRAGMA foreign_keys = ON` succeeds, and still fails on a real orphan.
@@ -260,7 +261,7 @@ pub fn diff(prev: Option<&Snapshot>, m: &Model) -> Result<Migration, Vec<Diagnos
                         ),
                         None => c.decl.clone(),
                     };
-                    added.push((c.clone(), decl));
+                    added.push((c.clone(), decl, backfill));
                 }
             }
         }
@@ -309,6 +310,11 @@ pub fn diff(prev: Option<&Snapshot>, m: &Model) -> Result<Migration, Vec<Diagnos
             tmp_t.name = tmp.clone();
             tmp_t.foreign_key = None;
             tmp_t.indexes.clear();
+            // Only the type: the rows are held, not checked. A released CHECK the change
+            // replaces may fail on rows it should pass (json_valid(NULL) before SQLite 3.45).
+            for c in &mut tmp_t.columns {
+                c.decl = c.decl.split_whitespace().next().unwrap_or_default().to_string();
+            }
             st.push(create_table_sql(&tmp_t));
             let all_old: Vec<String> = old.columns.iter().map(|c| q(&c.name)).collect();
             st.push(format!(
@@ -320,8 +326,16 @@ pub fn diff(prev: Option<&Snapshot>, m: &Model) -> Result<Migration, Vec<Diagnos
             ));
             st.push(format!("DROP TABLE {};", q(&t.name)));
             st.push(create_table_sql(t));
-            let new_cols: Vec<String> = mapping.iter().map(|(_, n)| q(n)).collect();
-            let old_cols_sel: Vec<String> = mapping.iter().map(|(o, _)| q(o)).collect();
+            // Every released column is copied; a column added in the same release gets its
+            // backfill (a NOT NULL `_absent`/`_shape` companion has no default in the new table).
+            let mut new_cols: Vec<String> = mapping.iter().map(|(_, n)| q(n)).collect();
+            let mut old_cols_sel: Vec<String> = mapping.iter().map(|(o, _)| q(o)).collect();
+            for (c, _, fill) in &added {
+                if let Some(v) = fill {
+                    new_cols.push(q(&c.name));
+                    old_cols_sel.push((*v).to_string());
+                }
+            }
             st.push(format!(
                 "INSERT INTO {} ({}) SELECT {} FROM {};",
                 q(&t.name),
@@ -340,7 +354,7 @@ pub fn diff(prev: Option<&Snapshot>, m: &Model) -> Result<Migration, Vec<Diagnos
             st.push(format!("ALTER TABLE {} RENAME COLUMN {} TO {};", q(&t.name), q(o), q(n)));
             summary.push(format!("rename column {}.{o} to {n}", t.name));
         }
-        for (c, decl) in &added {
+        for (c, decl, _) in &added {
             st.push(format!("ALTER TABLE {} ADD COLUMN {} {};", q(&t.name), q(&c.name), decl));
             summary.push(format!("add column {}.{}", t.name, c.name));
         }

@@ -80,18 +80,32 @@ pub fn column_def(c: &Column) -> String {
     if let Some(d) = &c.default {
         s.push_str(&format!(" DEFAULT {d}"));
     }
-    let null = if c.sql_nullable { ", 'null'" } else { "" };
-    match (&c.ty, &c.origin) {
-        (ColType::Boolean, _) => s.push_str(&format!(" CHECK ({n} IN (0, 1))")),
-        (ColType::Number, _) => s.push_str(&format!(" CHECK (typeof({n}) IN ('integer', 'real'{null}))")),
-        (ColType::Any, _) => s.push_str(&format!(" CHECK (typeof({n}) IN ('text', 'integer', 'real'{null}))")),
-        (ColType::Json, _) => s.push_str(&format!(" CHECK (json_valid({n}))")),
-        (ColType::Shape, Origin::Shape { allowed }) => {
-            s.push_str(&format!(" CHECK ({n} IN ({}))", sql_str_list(allowed)))
-        }
-        _ => {}
+    if let Some(check) = check_expr(c) {
+        s.push_str(&format!(" CHECK ({check})"));
     }
     s
+}
+
+/// The column's CHECK expression. A CHECK passes when its expression is true or NULL and fails
+/// when it is false, so on a NULL value each one must be NULL or true on every SQLite that can
+/// open the database (3.37+, for STRICT):
+/// - `x IN (…)` is NULL on NULL: passes;
+/// - `typeof(x)` is `'null'` on NULL: listed when the column is nullable;
+/// - `json_valid(NULL)` is 0 before SQLite 3.45 (NULL since): a nullable `json` column says
+///   `x IS NULL OR json_valid(x)`, or SQLite 3.40 reports every NULL as a CHECK failure and
+///   refuses to restore a `.dump` of the table.
+fn check_expr(c: &Column) -> Option<String> {
+    let n = q(&c.name);
+    let null = if c.sql_nullable { ", 'null'" } else { "" };
+    match (&c.ty, &c.origin) {
+        (ColType::Boolean, _) => Some(format!("{n} IN (0, 1)")),
+        (ColType::Number, _) => Some(format!("typeof({n}) IN ('integer', 'real'{null})")),
+        (ColType::Any, _) => Some(format!("typeof({n}) IN ('text', 'integer', 'real'{null})")),
+        (ColType::Json, _) if c.sql_nullable => Some(format!("{n} IS NULL OR json_valid({n})")),
+        (ColType::Json, _) => Some(format!("json_valid({n})")),
+        (ColType::Shape, Origin::Shape { allowed }) => Some(format!("{n} IN ({})", sql_str_list(allowed))),
+        _ => None,
+    }
 }
 
 /// One comment line: where the column's value comes from.

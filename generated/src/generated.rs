@@ -25,6 +25,11 @@ pub const MIGRATIONS: &[rt::migrations::Migration] = &[
         name: "initial",
         sql: include_str!("../migrations/0001_initial.sql"),
     },
+    rt::migrations::Migration {
+        version: 2i64,
+        name: "null_safe_checks",
+        sql: include_str!("../migrations/0002_null_safe_checks.sql"),
+    },
 ];
 /// The number of tables the mapping defines.
 pub const TABLE_COUNT: usize = 20usize;

@@ -1,7 +1,7 @@
 //! Schema evolution, proven at the SQL and data level.
 //!
-//! A database is built from the real `generated/migrations/0001_initial.sql` and filled with the
-//! example dump; it is then taken through the edited mappings in `tests/evolution/` (each one a
+//! A database is built from the released migrations in `generated/migrations/` (0001 and 0002)
+//! and filled with the example dump; it is then taken through the edited mappings in `tests/evolution/` (each one a
 //! copy of `mapping.yaml` with one more release), generating every migration with
 //! `kv2sql_codegen::generate` exactly as `cargo build` does and applying it with the runtime's
 //! `migrations::apply`, with foreign keys on. The generated Rust for an edited mapping cannot be
@@ -29,14 +29,21 @@ fn leak(s: &str) -> &'static str {
     Box::leak(s.to_string().into_boxed_str())
 }
 
-/// Migration 0001 as released in `generated/migrations/`.
-fn released_v1() -> Released {
+/// One migration as released in `generated/migrations/`.
+fn released_migration(version: i64, name: &str) -> Released {
+    let base = format!("generated/migrations/{version:04}_{name}");
     Released {
-        version: 1,
-        name: "initial".into(),
-        sql: read("generated/migrations/0001_initial.sql"),
-        snapshot: serde_json::from_str(&read("generated/migrations/0001_initial.json")).expect("0001 snapshot"),
+        version,
+        name: name.into(),
+        sql: read(&format!("{base}.sql")),
+        snapshot: serde_json::from_str(&read(&format!("{base}.json"))).expect("released snapshot"),
     }
+}
+
+/// The migrations the roadmap mapping has released: 0001 and 0002 (the fixtures in
+/// `tests/evolution/` start from version 3).
+fn released_now() -> Vec<Released> {
+    vec![released_migration(1, "initial"), released_migration(2, "null_safe_checks")]
 }
 
 /// The runtime's view of the released migrations (what the generated `MIGRATIONS` would hold).
@@ -77,12 +84,13 @@ fn apply(conn: &mut Connection, released: &[Released]) -> Result<Vec<i64>, Strin
     }
 }
 
-/// A database at schema version 1, filled from the example dump by the real generated code.
-fn v1_database() -> Connection {
+/// A database at the mapping's schema version (2), filled from the example dump by the real
+/// generated code.
+fn v2_database() -> Connection {
     let mut conn = tests::memory_db();
     {
         let tx = conn.transaction().expect("begin");
-        migrations::apply(&mut Sqlite::new(&tx), kv2sql_generated::MIGRATIONS).expect("0001 applies");
+        migrations::apply(&mut Sqlite::new(&tx), kv2sql_generated::MIGRATIONS).expect("0001 and 0002 apply");
         tx.commit().expect("commit");
     }
     let report = kv2sql::migrate(&mut conn, &tests::example_dump(), false).expect("the example dump migrates");
@@ -259,37 +267,37 @@ fn edit(text: &str, old: &str, new: &str) -> String {
 }
 
 // ------------------------------------------------------------------------------------------
-// The sequence: v1 → v2 (new columns) → v3 (renames) → v4 (child table, indexes) → v5 (type
-// change rebuilding a parent table).
+// The sequence, on top of the released v2: v3 (new columns) → v4 (renames) → v5 (child table,
+// indexes) → v6 (type change rebuilding a parent table).
 
 #[test]
 #[allow(clippy::too_many_lines)]
 fn four_releases_keep_every_row() {
-    let mut conn = v1_database();
+    let mut conn = v2_database();
     assert_healthy(&conn);
     let before = dump(&conn);
     let items_before = before["items"].len();
     assert!(items_before > 0 && !before["contributors"].is_empty() && !before["scan_state"].is_empty());
-    let mut released = vec![released_v1()];
+    let mut released = released_now();
 
-    // v2: nullable columns and a column with a default: ALTER TABLE ADD COLUMN, no rebuild.
-    let g2 = generate_fixture("v2_add_priority.yaml", &released);
-    let m2 = migration_of(&g2);
-    assert!(m2.sql.contains(r#"ALTER TABLE "items" ADD COLUMN "priority" INTEGER DEFAULT 0;"#), "{}", m2.sql);
-    assert!(m2.sql.contains(r#"ALTER TABLE "items" ADD COLUMN "triage_note" TEXT;"#), "{}", m2.sql);
+    // v3: nullable columns and a column with a default: ALTER TABLE ADD COLUMN, no rebuild.
+    let g3 = generate_fixture("v3_add_priority.yaml", &released);
+    let m3 = migration_of(&g3);
+    assert!(m3.sql.contains(r#"ALTER TABLE "items" ADD COLUMN "priority" INTEGER DEFAULT 0;"#), "{}", m3.sql);
+    assert!(m3.sql.contains(r#"ALTER TABLE "items" ADD COLUMN "triage_note" TEXT;"#), "{}", m3.sql);
     // The `_absent` companion of a newly mapped field: existing rows never had it mapped.
     assert!(
-        m2.sql.contains(
+        m3.sql.contains(
             r#"ADD COLUMN "triage_note_absent" INTEGER NOT NULL DEFAULT 1 CHECK ("triage_note_absent" IN (0, 1));"#
         ),
         "{}",
-        m2.sql
+        m3.sql
     );
-    assert!(!m2.sql.contains("kv2sql_old_") && !m2.sql.contains("DROP"), "no rebuild:\n{}", m2.sql);
-    released.push(m2);
-    assert_eq!(apply(&mut conn, &released), Ok(vec![2]));
+    assert!(!m3.sql.contains("kv2sql_old_") && !m3.sql.contains("DROP"), "no rebuild:\n{}", m3.sql);
+    released.push(m3);
+    assert_eq!(apply(&mut conn, &released), Ok(vec![3]));
     assert_healthy(&conn);
-    assert_schema_is(&conn, &g2);
+    assert_schema_is(&conn, &g3);
     // Every existing row gets the default; the nullable column is NULL, recorded as absent.
     let triage: Vec<Vec<Value>> = {
         let mut stmt = conn.prepare("SELECT priority, triage_note, triage_note_absent FROM items").expect("select");
@@ -302,9 +310,9 @@ fn four_releases_keep_every_row() {
         assert_rows_kept(&before, &after, t, t, &[], &[]);
     }
 
-    // v3: a column rename and two table renames (one of them a parent): no rebuild.
-    let g3 = generate_fixture("v3_renames.yaml", &released);
-    let m3 = migration_of(&g3);
+    // v4: a column rename and two table renames (one of them a parent): no rebuild.
+    let g4 = generate_fixture("v4_renames.yaml", &released);
+    let m4 = migration_of(&g4);
     for s in [
         r#"ALTER TABLE "items" RENAME COLUMN "github_url" TO "repo_url";"#,
         r#"ALTER TABLE "contributors" RENAME TO "item_contributors";"#,
@@ -312,13 +320,13 @@ fn four_releases_keep_every_row() {
         r#"DROP INDEX "contributors_by_btc_address";"#,
         r#"CREATE INDEX "item_contributors_by_btc_address" ON "item_contributors" ("btc_address");"#,
     ] {
-        assert!(m3.sql.contains(s), "{s} in\n{}", m3.sql);
+        assert!(m4.sql.contains(s), "{s} in\n{}", m4.sql);
     }
-    assert!(!m3.sql.contains("kv2sql_old_"), "no rebuild:\n{}", m3.sql);
-    released.push(m3);
-    assert_eq!(apply(&mut conn, &released), Ok(vec![3]));
+    assert!(!m4.sql.contains("kv2sql_old_"), "no rebuild:\n{}", m4.sql);
+    released.push(m4);
+    assert_eq!(apply(&mut conn, &released), Ok(vec![4]));
     assert_healthy(&conn);
-    assert_schema_is(&conn, &g3);
+    assert_schema_is(&conn, &g4);
     let after = dump(&conn);
     assert_rows_kept(&before, &after, "items", "items", &[("github_url", "repo_url")], &[]);
     assert_rows_kept(&before, &after, "contributors", "item_contributors", &[], &[]);
@@ -326,9 +334,9 @@ fn four_releases_keep_every_row() {
     assert_rows_kept(&before, &after, "scan_state", "scan_state", &[], &[]);
     assert!(!after.contains_key("contributors") && !after.contains_key("scan_repos"));
 
-    // v4: a new optional child table with an index, and a new index on its parent.
-    let g4 = generate_fixture("v4_labels.yaml", &released);
-    let m4 = migration_of(&g4);
+    // v5: a new optional child table with an index, and a new index on its parent.
+    let g5 = generate_fixture("v5_labels.yaml", &released);
+    let m5 = migration_of(&g5);
     for s in [
         "CREATE TABLE \"labels\" (",
         r#"FOREIGN KEY ("item_id") REFERENCES "items" ("id")"#,
@@ -337,22 +345,22 @@ fn four_releases_keep_every_row() {
         // Existing items were written before `labels` was mapped: absent.
         r#"ALTER TABLE "items" ADD COLUMN "labels_shape" TEXT NOT NULL DEFAULT 'absent' CHECK ("labels_shape" IN ('present', 'absent'));"#,
     ] {
-        assert!(m4.sql.contains(s), "{s} in\n{}", m4.sql);
+        assert!(m5.sql.contains(s), "{s} in\n{}", m5.sql);
     }
-    released.push(m4);
-    assert_eq!(apply(&mut conn, &released), Ok(vec![4]));
+    released.push(m5);
+    assert_eq!(apply(&mut conn, &released), Ok(vec![5]));
     assert_healthy(&conn);
-    assert_schema_is(&conn, &g4);
+    assert_schema_is(&conn, &g5);
     assert_eq!(column_values(&conn, "SELECT DISTINCT labels_shape FROM items"), vec![Value::Text("absent".into())]);
     let after = dump(&conn);
     assert!(after["labels"].is_empty());
     assert_rows_kept(&before, &after, "items", "items", &[("github_url", "repo_url")], &[]);
 
-    // v5: a type change on `items`, which seven child tables reference: a rebuild under
+    // v6: a type change on `items`, which seven child tables reference: a rebuild under
     // foreign keys, committed (the commit is where a miscounted rebuild fails).
-    let pre_v5 = dump(&conn);
-    let g5 = generate_fixture("v5_real_averages.yaml", &released);
-    let m5 = migration_of(&g5);
+    let pre_v6 = dump(&conn);
+    let g6 = generate_fixture("v6_real_averages.yaml", &released);
+    let m6 = migration_of(&g6);
     for s in [
         "PRAGMA defer_foreign_keys = ON;",
         "CREATE TABLE \"kv2sql_old_items\" (",
@@ -362,18 +370,18 @@ fn four_releases_keep_every_row() {
         r#"CREATE INDEX "items_by_doc_key_position" ON "items" ("doc_key", "position");"#,
         r#"CREATE INDEX "items_recently_updated" ON "items" ("updated_at");"#,
     ] {
-        assert!(m5.sql.contains(s), "{s} in\n{}", m5.sql);
+        assert!(m6.sql.contains(s), "{s} in\n{}", m6.sql);
     }
-    assert!(!m5.sql.contains("RENAME"), "{}", m5.sql);
-    released.push(m5);
-    assert_eq!(apply(&mut conn, &released), Ok(vec![5]));
+    assert!(!m6.sql.contains("RENAME"), "{}", m6.sql);
+    released.push(m6);
+    assert_eq!(apply(&mut conn, &released), Ok(vec![6]));
     assert_eq!(conn.query_row("PRAGMA foreign_keys", [], |r| r.get::<_, i64>(0)).expect("pragma"), 1);
     assert_healthy(&conn);
-    assert_schema_is(&conn, &g5);
+    assert_schema_is(&conn, &g6);
     let after = dump(&conn);
-    for t in pre_v5.keys() {
+    for t in pre_v6.keys() {
         let skip: &[&str] = if t == "items" { &["reputation_average"] } else { &[] };
-        assert_rows_kept(&pre_v5, &after, t, t, &[], skip);
+        assert_rows_kept(&pre_v6, &after, t, t, &[], skip);
     }
     // The retyped column: the same numbers, now all REAL.
     let avg = |rows: &[Row]| -> Vec<(String, f64)> {
@@ -392,13 +400,13 @@ fn four_releases_keep_every_row() {
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     };
-    assert_eq!(avg(&pre_v5["items"]), avg(&after["items"]));
+    assert_eq!(avg(&pre_v6["items"]), avg(&after["items"]));
     assert_eq!(
         column_values(&conn, "SELECT DISTINCT typeof(reputation_average) FROM items"),
         vec![Value::Text("real".into())]
     );
 
-    // 3. The original data, after all five releases: every table, every unchanged column.
+    // 3. The original data, after all six releases: every table, every unchanged column.
     let renamed_tables = [("contributors", "item_contributors"), ("scan_repos", "github_scan_repos")];
     for t in before.keys() {
         let new = renamed_tables.iter().find(|(o, _)| o == t).map_or(t.as_str(), |(_, n)| *n);
@@ -412,46 +420,46 @@ fn four_releases_keep_every_row() {
     let state = full_state(&conn);
     assert_eq!(apply(&mut conn, &released), Ok(vec![]));
     assert_eq!(full_state(&conn), state);
-    assert_eq!(applied_rows(&conn).iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(applied_rows(&conn).iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5, 6]);
 
-    // A new database gets the same schema by running all five migrations in order.
+    // A new database gets the same schema by running all six migrations in order.
     let mut fresh = tests::memory_db();
-    assert_eq!(apply(&mut fresh, &released), Ok(vec![1, 2, 3, 4, 5]));
+    assert_eq!(apply(&mut fresh, &released), Ok(vec![1, 2, 3, 4, 5, 6]));
     assert_eq!(structure(&fresh), structure(&conn));
     assert_healthy(&fresh);
 
     // Regenerating the last release with every migration released is stable (what the next
     // `cargo build` does before anyone bumps `schema.version`).
-    let again = generate_fixture("v5_real_averages.yaml", &released[..4]);
-    assert_eq!(migration_of(&again).sql, released[4].sql);
+    let again = generate_fixture("v6_real_averages.yaml", &released[..5]);
+    assert_eq!(migration_of(&again).sql, released[5].sql);
 }
 
 /// Dropping a column (allowed) rebuilds the table and keeps every other value.
 #[test]
 fn allowed_drop_column_rebuilds_and_keeps_the_rest() {
-    let mut conn = v1_database();
+    let mut conn = v2_database();
     let before = dump(&conn);
-    let mut released = vec![released_v1()];
-    let g2 = generate_fixture("v2_add_priority.yaml", &released);
-    released.push(migration_of(&g2));
-    assert_eq!(apply(&mut conn, &released), Ok(vec![2]));
+    let mut released = released_now();
+    let g3 = generate_fixture("v3_add_priority.yaml", &released);
+    released.push(migration_of(&g3));
+    assert_eq!(apply(&mut conn, &released), Ok(vec![3]));
 
-    let text = read("tests/evolution/v2_add_priority.yaml");
+    let text = read("tests/evolution/v3_add_priority.yaml");
     let text = edit(
         &text,
-        "  version: 2\n  name: add_priority\n",
-        "  version: 3\n  name: drop_description\n  allow:\n    drop_columns: [items.description]\n",
+        "  version: 3\n  name: add_priority\n",
+        "  version: 4\n  name: drop_description\n  allow:\n    drop_columns: [items.description]\n",
     );
     let text = edit(&text, "          description: { path: description, type: text }\n", "");
-    let g3 = generate("mapping.yaml", &text, &released).unwrap_or_else(|d| panic!("{d}"));
-    let m3 = migration_of(&g3);
+    let g4 = generate("mapping.yaml", &text, &released).unwrap_or_else(|d| panic!("{d}"));
+    let m4 = migration_of(&g4);
     assert!(
-        m3.sql.contains("kv2sql_old_items") && !m3.sql.contains("\"description\" TEXT NOT NULL,\n  \"github_url\"\n")
+        m4.sql.contains("kv2sql_old_items") && !m4.sql.contains("\"description\" TEXT NOT NULL,\n  \"github_url\"\n")
     );
-    released.push(m3);
-    assert_eq!(apply(&mut conn, &released), Ok(vec![3]));
+    released.push(m4);
+    assert_eq!(apply(&mut conn, &released), Ok(vec![4]));
     assert_healthy(&conn);
-    assert_schema_is(&conn, &g3);
+    assert_schema_is(&conn, &g4);
     let after = dump(&conn);
     assert!(!after["items"][0].contains_key("description"));
     for t in before.keys() {
@@ -465,33 +473,33 @@ fn allowed_drop_column_rebuilds_and_keeps_the_rest() {
 
 #[test]
 fn edited_released_migration_is_refused() {
-    let mut conn = v1_database();
-    let mut released = vec![released_v1()];
-    released.push(migration_of(&generate_fixture("v2_add_priority.yaml", &released)));
-    assert_eq!(apply(&mut conn, &released), Ok(vec![2]));
+    let mut conn = v2_database();
+    let mut released = released_now();
+    released.push(migration_of(&generate_fixture("v3_add_priority.yaml", &released)));
+    assert_eq!(apply(&mut conn, &released), Ok(vec![3]));
     let state = full_state(&conn);
 
     let mut edited = released.clone();
-    edited[1].sql = edited[1].sql.replace("DEFAULT 0;", "DEFAULT 1;");
-    assert_ne!(edited[1].sql, released[1].sql);
+    edited[2].sql = edited[2].sql.replace("DEFAULT 0;", "DEFAULT 1;");
+    assert_ne!(edited[2].sql, released[2].sql);
     let err = apply(&mut conn, &edited).expect_err("an edited migration is refused");
-    assert!(err.contains("migration 0002_add_priority was changed after it was applied"), "{err}");
+    assert!(err.contains("migration 0003_add_priority was changed after it was applied"), "{err}");
     assert!(err.contains("released migrations must not be edited"), "{err}");
-    assert!(err.contains(&migrations::checksum(&released[1].sql)), "names the applied checksum: {err}");
+    assert!(err.contains(&migrations::checksum(&released[2].sql)), "names the applied checksum: {err}");
     assert_eq!(full_state(&conn), state);
 }
 
 #[test]
 fn newer_database_is_refused() {
-    let mut conn = v1_database();
-    let mut released = vec![released_v1()];
-    released.push(migration_of(&generate_fixture("v2_add_priority.yaml", &released)));
-    assert_eq!(apply(&mut conn, &released), Ok(vec![2]));
+    let mut conn = v2_database();
+    let mut released = released_now();
+    released.push(migration_of(&generate_fixture("v3_add_priority.yaml", &released)));
+    assert_eq!(apply(&mut conn, &released), Ok(vec![3]));
     let state = full_state(&conn);
 
-    let err = apply(&mut conn, &released[..1]).expect_err("older code is refused");
-    assert!(err.contains("schema version 2 (add_priority), newer than this build's 1"), "{err}");
-    // The real generated code (which knows only 0001) refuses it too, before writing anything.
+    let err = apply(&mut conn, &released[..2]).expect_err("older code is refused");
+    assert!(err.contains("schema version 3 (add_priority), newer than this build's 2"), "{err}");
+    // The real generated code (which knows only 0001 and 0002) refuses it too, before writing anything.
     let err = kv2sql::migrate(&mut conn, &tests::example_dump(), false).expect_err("refused").to_string();
     assert!(err.contains("newer"), "{err}");
     assert_eq!(full_state(&conn), state);
@@ -499,13 +507,13 @@ fn newer_database_is_refused() {
 
 #[test]
 fn applying_twice_is_a_no_op() {
-    let mut conn = v1_database();
-    let mut released = vec![released_v1()];
-    released.push(migration_of(&generate_fixture("v2_add_priority.yaml", &released)));
-    assert_eq!(apply(&mut conn, &released), Ok(vec![2]));
+    let mut conn = v2_database();
+    let mut released = released_now();
+    released.push(migration_of(&generate_fixture("v3_add_priority.yaml", &released)));
+    assert_eq!(apply(&mut conn, &released), Ok(vec![3]));
     let rows = applied_rows(&conn);
-    assert_eq!(rows.len(), 2);
-    assert_eq!(rows[1], (2, "add_priority".to_string(), migrations::checksum(&released[1].sql)));
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2], (3, "add_priority".to_string(), migrations::checksum(&released[2].sql)));
     let state = full_state(&conn);
     assert_eq!(apply(&mut conn, &released), Ok(vec![]));
     assert_eq!(apply(&mut conn, &released), Ok(vec![]));
@@ -515,14 +523,14 @@ fn applying_twice_is_a_no_op() {
 // ------------------------------------------------------------------------------------------
 // 5. Diagnostics: each mistake is an error located in the mapping, saying what to write.
 
-/// Generates the in-progress v3 from an edit of the v2 fixture, with 0001 and 0002 released.
-fn v3_error(edits: &[(&str, &str)]) -> String {
-    let mut released = vec![released_v1()];
-    released.push(migration_of(&generate_fixture("v2_add_priority.yaml", &released)));
+/// Generates the in-progress v4 from an edit of the v3 fixture, with 0001 to 0003 released.
+fn v4_error(edits: &[(&str, &str)]) -> String {
+    let mut released = released_now();
+    released.push(migration_of(&generate_fixture("v3_add_priority.yaml", &released)));
     let mut text = edit(
-        &read("tests/evolution/v2_add_priority.yaml"),
-        "  version: 2\n  name: add_priority\n",
-        "  version: 3\n  name: next\n",
+        &read("tests/evolution/v3_add_priority.yaml"),
+        "  version: 3\n  name: add_priority\n",
+        "  version: 4\n  name: next\n",
     );
     for (old, new) in edits {
         text = edit(&text, old, new);
@@ -535,7 +543,7 @@ fn v3_error(edits: &[(&str, &str)]) -> String {
 
 #[test]
 fn dropping_a_column_needs_allow_drop_columns() {
-    let e = v3_error(&[("          description: { path: description, type: text }\n", "")]);
+    let e = v4_error(&[("          description: { path: description, type: text }\n", "")]);
     assert!(e.contains("the column `items.description` was removed from the mapping"), "{e}");
     assert!(e.contains("add `schema: {allow: {drop_columns: [items.description]}}`"), "{e}");
     assert!(e.contains("renamed_from: description"), "suggests a rename too: {e}");
@@ -544,7 +552,7 @@ fn dropping_a_column_needs_allow_drop_columns() {
 #[test]
 fn changing_a_type_needs_allow_type_changes() {
     let e =
-        v3_error(&[("created_at: { path: createdAt, type: text }", "created_at: { path: createdAt, type: integer }")]);
+        v4_error(&[("created_at: { path: createdAt, type: text }", "created_at: { path: createdAt, type: integer }")]);
     assert!(e.contains("the type of `items.created_at` changes from text to integer"), "{e}");
     assert!(e.contains("type_changes: [items.created_at]"), "{e}");
     assert!(e.contains("(sources[0].children[0].columns.created_at.type)"), "{e}");
@@ -552,14 +560,14 @@ fn changing_a_type_needs_allow_type_changes() {
 
 #[test]
 fn new_not_null_column_needs_a_default() {
-    let e = v3_error(&[(
+    let e = v4_error(&[(
         "          created_at: { path: createdAt, type: text }\n",
         "          created_at: { path: createdAt, type: text }\n          severity: { path: severity, type: integer }\n",
     )]);
     assert!(e.contains("the new column `items.severity` is NOT NULL with no default"), "{e}");
     assert!(e.contains("give it a `default:`"), "{e}");
     // A new required object group or child table is the same mistake.
-    let e = v3_error(&[(
+    let e = v4_error(&[(
         "        children:\n          - table: contributors\n",
         "        children:\n          - table: labels\n            array: labels\n            nullable: true\n            columns:\n              item_id: { from: parent.id }\n              position: { from: position }\n              label: { from: value, type: text }\n            primary_key: [item_id, position]\n          - table: contributors\n",
     )]);
@@ -569,7 +577,7 @@ fn new_not_null_column_needs_a_default() {
 
 #[test]
 fn renamed_from_must_name_a_released_table_or_column() {
-    let e = v3_error(&[(
+    let e = v4_error(&[(
         "github_url: { path: githubUrl, type: text }",
         "repo_url: { path: githubUrl, type: text, renamed_from: github_uri }",
     )]);
@@ -582,14 +590,14 @@ fn renamed_from_must_name_a_released_table_or_column() {
     // The old column is then reported as removed, with the rename to write.
     assert!(e.contains("the column `items.github_url` was removed"), "{e}");
 
-    let e = v3_error(&[(
+    let e = v4_error(&[(
         "          - table: ratings\n",
         "          - table: item_ratings\n            renamed_from: rating\n",
     )]);
     assert!(e.contains("`renamed_from: rating`, but the released schema has no table `rating`"), "{e}");
 
     // The old name still being mapped is also a mistake, not a silent copy.
-    let e = v3_error(&[(
+    let e = v4_error(&[(
         "          title: { path: title, type: text }\n          description:",
         "          title: { path: title, type: text }\n          headline: { path: headline, type: text, optional: true, renamed_from: title }\n          description:",
     )]);
@@ -598,13 +606,13 @@ fn renamed_from_must_name_a_released_table_or_column() {
 
 #[test]
 fn schema_version_cannot_go_below_a_released_migration() {
-    let mut released = vec![released_v1()];
-    released.push(migration_of(&generate_fixture("v2_add_priority.yaml", &released)));
-    released.push(migration_of(&generate_fixture("v3_renames.yaml", &released)));
-    let text = edit(&read("tests/evolution/v3_renames.yaml"), "  version: 3\n", "  version: 2\n");
+    let mut released = released_now();
+    released.push(migration_of(&generate_fixture("v3_add_priority.yaml", &released)));
+    released.push(migration_of(&generate_fixture("v4_renames.yaml", &released)));
+    let text = edit(&read("tests/evolution/v4_renames.yaml"), "  version: 4\n", "  version: 3\n");
     let e = generate("mapping.yaml", &text, &released).expect_err("refused").to_string();
-    assert!(e.contains("`schema.version` is 2, but generated/migrations already has 0003_renames"), "{e}");
-    assert!(e.contains("versions only go up: set `schema.version: 3` or higher"), "{e}");
+    assert!(e.contains("`schema.version` is 3, but generated/migrations already has 0004_renames"), "{e}");
+    assert!(e.contains("versions only go up: set `schema.version: 4` or higher"), "{e}");
     assert!(e.contains("--> mapping.yaml:"), "located: {e}");
 }
 
@@ -613,13 +621,13 @@ fn schema_version_cannot_go_below_a_released_migration() {
 
 #[test]
 fn failed_migration_rolls_back_completely() {
-    let mut conn = v1_database();
-    let released = vec![released_v1()];
+    let mut conn = v2_database();
+    let released = released_now();
     // Titles are text like "Agent marketplace": they do not convert to INTEGER.
     let text = edit(
         &read("mapping.yaml"),
-        "  version: 1\n  name: initial\n",
-        "  version: 2\n  name: numeric_titles\n  allow:\n    type_changes: [items.title]\n",
+        "  version: 2\n  name: null_safe_checks\n",
+        "  version: 3\n  name: numeric_titles\n  allow:\n    type_changes: [items.title]\n",
     );
     let text = edit(
         &text,
@@ -627,9 +635,10 @@ fn failed_migration_rolls_back_completely() {
         "          title: { path: title, type: integer }\n          description:",
     );
     let g = generate("mapping.yaml", &text, &released).unwrap_or_else(|d| panic!("{d}"));
-    let m2 = migration_of(&g);
-    assert!(m2.sql.contains("kv2sql_old_items"), "{}", m2.sql);
-    let all = [released[0].clone(), m2];
+    let m3 = migration_of(&g);
+    assert!(m3.sql.contains("kv2sql_old_items"), "{}", m3.sql);
+    let mut all = released.clone();
+    all.push(m3);
     let state = full_state(&conn);
     let ms = runtime_migrations(&all);
 
@@ -638,7 +647,7 @@ fn failed_migration_rolls_back_completely() {
     {
         let tx = conn.transaction().expect("begin");
         let err = migrations::apply(&mut Sqlite::new(&tx), &ms).expect_err("the conversion fails").to_string();
-        assert!(err.contains("migration 0002_numeric_titles failed"), "{err}");
+        assert!(err.contains("migration 0003_numeric_titles failed"), "{err}");
         assert!(err.contains("cannot store TEXT value in INTEGER column items.title"), "{err}");
         // Halfway: inside the transaction the rows are only in the holding table.
         let n: i64 = tx.query_row("SELECT COUNT(*) FROM kv2sql_old_items", [], |r| r.get(0)).expect("halfway");
@@ -647,7 +656,7 @@ fn failed_migration_rolls_back_completely() {
     }
     assert_eq!(full_state(&conn), state);
     assert_healthy(&conn);
-    assert_eq!(applied_rows(&conn).len(), 1);
+    assert_eq!(applied_rows(&conn).len(), 2);
     // The database is still usable by the released code.
     let report = kv2sql::migrate(&mut conn, &tests::example_dump(), false).expect("still usable");
     assert_eq!(report.rows_written, Some(0), "{report:?}");

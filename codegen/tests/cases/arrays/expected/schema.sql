@@ -18,7 +18,7 @@ CREATE TABLE "boards" (
   "title" TEXT NOT NULL,  -- JSON /title
   "scores_state" TEXT NOT NULL CHECK ("scores_state" IN ('present', 'null', 'absent')),  -- whether the array/object feeding `board_scores` was present, null or absent
   "board_blobs_shape" TEXT NOT NULL CHECK ("board_blobs_shape" IN ('present', 'null')),  -- whether the array/object feeding `board_blobs` was present, null or absent
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("kv_key")
 ) STRICT;
 -- Statements the generated code runs on "boards":
@@ -37,7 +37,7 @@ CREATE TABLE "cards" (
   "id" TEXT NOT NULL,  -- JSON /id
   "points" INTEGER NOT NULL,  -- JSON /points
   "checklist_shape" TEXT NOT NULL CHECK ("checklist_shape" IN ('present', 'absent')),  -- whether the array/object feeding `checklist` was present, null or absent
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("id"),
   FOREIGN KEY ("board_key") REFERENCES "boards" ("kv_key")
 ) STRICT;
@@ -73,7 +73,7 @@ CREATE TABLE "checklist" (
   "text" TEXT NOT NULL,  -- JSON /text
   "done" INTEGER NOT NULL CHECK ("done" IN (0, 1)),  -- JSON /done
   "checklist_notes_shape" TEXT NOT NULL CHECK ("checklist_notes_shape" IN ('present', 'null')),  -- whether the array/object feeding `checklist_notes` was present, null or absent
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("card_id", "position"),
   FOREIGN KEY ("card_id") REFERENCES "cards" ("id")
 ) STRICT;
@@ -122,7 +122,7 @@ CREATE TABLE "board_scores" (
 CREATE TABLE "board_blobs" (
   "board_key" TEXT NOT NULL,  -- parent boards.kv_key
   "position" INTEGER NOT NULL,  -- position in the source array
-  "blob" TEXT CHECK (json_valid("blob")),  -- the element / entry value itself
+  "blob" TEXT CHECK ("blob" IS NULL OR json_valid("blob")),  -- the element / entry value itself
   PRIMARY KEY ("board_key", "position"),
   FOREIGN KEY ("board_key") REFERENCES "boards" ("kv_key")
 ) STRICT;

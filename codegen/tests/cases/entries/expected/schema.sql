@@ -18,7 +18,7 @@ CREATE TABLE "directories" (
   "version" INTEGER NOT NULL,  -- JSON /version
   "counters_shape" TEXT NOT NULL CHECK ("counters_shape" IN ('present', 'absent')),  -- whether the array/object feeding `counters` was present, null or absent
   "people_shape" TEXT NOT NULL CHECK ("people_shape" IN ('present', 'null')),  -- whether the array/object feeding `people` was present, null or absent
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("kv_key")
 ) STRICT;
 -- Statements the generated code runs on "directories":
@@ -69,7 +69,7 @@ CREATE TABLE "people" (
   "position" INTEGER NOT NULL,  -- position in the source array
   "full_name" TEXT NOT NULL,  -- JSON /fullName
   "age" INTEGER,  -- JSON /age
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("dir_key", "handle"),
   FOREIGN KEY ("dir_key") REFERENCES "directories" ("kv_key")
 ) STRICT;

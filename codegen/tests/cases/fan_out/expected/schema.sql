@@ -16,7 +16,7 @@
 CREATE TABLE "scans" (
   "kv_key" TEXT NOT NULL,  -- the KV key
   "version" INTEGER NOT NULL,  -- JSON /version
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("kv_key")
 ) STRICT;
 -- Statements the generated code runs on "scans":
@@ -31,7 +31,7 @@ CREATE TABLE "scans" (
 CREATE TABLE "repos" (
   "scan_key" TEXT NOT NULL,  -- parent scans.kv_key
   "repo" TEXT NOT NULL,  -- the object entry's key
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("scan_key", "repo"),
   FOREIGN KEY ("scan_key") REFERENCES "scans" ("kv_key")
 ) STRICT;

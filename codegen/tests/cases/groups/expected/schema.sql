@@ -36,7 +36,7 @@ CREATE TABLE "profiles" (
   "leader_since" REAL,  -- JSON /leader/since
   "leader_inner_shape" TEXT NOT NULL CHECK ("leader_inner_shape" IN ('present', 'null', 'absent')),  -- whether `inner` was an object, null or absent
   "leader_inner_flag" INTEGER CHECK ("leader_inner_flag" IN (0, 1)),  -- JSON /leader/inner/flag
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("kv_key")
 ) STRICT;
 -- Statements the generated code runs on "profiles":

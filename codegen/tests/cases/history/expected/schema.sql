@@ -16,7 +16,7 @@
 CREATE TABLE "event_logs" (
   "kv_key" TEXT NOT NULL,  -- the KV key
   "version" INTEGER NOT NULL,  -- JSON /version
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("kv_key")
 ) STRICT;
 -- Statements the generated code runs on "event_logs":
@@ -35,7 +35,7 @@ CREATE TABLE "events" (
   "id" TEXT NOT NULL,  -- JSON /id
   "kind" TEXT NOT NULL,  -- JSON /type
   "data" TEXT NOT NULL CHECK (json_valid("data")),  -- JSON /data
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("id"),
   FOREIGN KEY ("log_key") REFERENCES "event_logs" ("kv_key")
 ) STRICT;

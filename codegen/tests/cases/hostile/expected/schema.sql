@@ -29,7 +29,7 @@ CREATE TABLE "hostile_docs" (
   "grp_shape" TEXT NOT NULL CHECK ("grp_shape" IN ('present', 'absent')),  -- whether `}{"--` was an object, null or absent
   "grp_inner" TEXT,  -- JSON /}{"--/*~1\n~1*
   "hostile_items_shape" TEXT NOT NULL CHECK ("hostile_items_shape" IN ('present', 'absent')),  -- whether the array/object feeding `hostile_items` was present, null or absent
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("kv_key")
 ) STRICT;
 -- Statements the generated code runs on "hostile_docs":
@@ -64,7 +64,7 @@ CREATE TABLE "hostile_items" (
 CREATE TABLE "hostile_pattern" (
   "rest" TEXT NOT NULL,  -- the captured part of the KV key
   "v" TEXT NOT NULL,  -- JSON /é中😀
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("rest")
 ) STRICT;
 -- Statements the generated code runs on "hostile_pattern":

@@ -18,7 +18,7 @@ CREATE TABLE "agent_cache" (
   "expires_at" INTEGER,  -- the KV entry's expiration (Unix seconds); Unix seconds
   "display_name" TEXT NOT NULL,  -- JSON /displayName
   "level" INTEGER,  -- JSON /level
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("address")
 ) STRICT;
 CREATE INDEX "agent_cache_by_expires_at" ON "agent_cache" ("expires_at");
@@ -40,7 +40,7 @@ CREATE TABLE "raw_cache" (
   "kv_key" TEXT NOT NULL,  -- the KV key
   "id" TEXT NOT NULL,  -- the captured part of the KV key
   "body" TEXT NOT NULL CHECK (json_valid("body")),  -- JSON /body
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("id")
 ) STRICT;
 -- Statements the generated code runs on "raw_cache":

@@ -30,13 +30,13 @@ CREATE TABLE "settings" (
   "score_absent" INTEGER NOT NULL DEFAULT 0 CHECK ("score_absent" IN (0, 1)),  -- 1 when `score` was absent (NULL in `score` is then not a JSON null)
   "weight" REAL,  -- JSON /weight
   "weight_absent" INTEGER NOT NULL DEFAULT 0 CHECK ("weight_absent" IN (0, 1)),  -- 1 when `weight` was absent (NULL in `weight` is then not a JSON null)
-  "extra_json" TEXT CHECK (json_valid("extra_json")),  -- JSON /extraJson
+  "extra_json" TEXT CHECK ("extra_json" IS NULL OR json_valid("extra_json")),  -- JSON /extraJson
   "maybe_any" ANY CHECK (typeof("maybe_any") IN ('text', 'integer', 'real', 'null')),  -- JSON /maybeAny
   "maybe_any_absent" INTEGER NOT NULL DEFAULT 0 CHECK ("maybe_any_absent" IN (0, 1)),  -- 1 when `maybeAny` was absent (NULL in `maybe_any` is then not a JSON null)
   "maybe_number" ANY CHECK (typeof("maybe_number") IN ('integer', 'real', 'null')),  -- JSON /maybeNumber
   "maybe_flag" INTEGER CHECK ("maybe_flag" IN (0, 1)),  -- JSON /maybeFlag
   "maybe_flag_absent" INTEGER NOT NULL DEFAULT 0 CHECK ("maybe_flag_absent" IN (0, 1)),  -- 1 when `maybeFlag` was absent (NULL in `maybe_flag` is then not a JSON null)
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),  -- JSON fields the mapping does not name, kept so that nothing is lost
   PRIMARY KEY ("kv_key")
 ) STRICT;
 CREATE UNIQUE INDEX "settings_by_name" ON "settings" ("name");

@@ -13,7 +13,7 @@ CREATE TABLE "boards" (
   "title" TEXT NOT NULL,
   "scores_state" TEXT NOT NULL CHECK ("scores_state" IN ('present', 'null', 'absent')),
   "board_blobs_shape" TEXT NOT NULL CHECK ("board_blobs_shape" IN ('present', 'null')),
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("kv_key")
 ) STRICT;
 CREATE TABLE "cards" (
@@ -22,7 +22,7 @@ CREATE TABLE "cards" (
   "id" TEXT NOT NULL,
   "points" INTEGER NOT NULL,
   "checklist_shape" TEXT NOT NULL CHECK ("checklist_shape" IN ('present', 'absent')),
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("id"),
   FOREIGN KEY ("board_key") REFERENCES "boards" ("kv_key")
 ) STRICT;
@@ -40,7 +40,7 @@ CREATE TABLE "checklist" (
   "text" TEXT NOT NULL,
   "done" INTEGER NOT NULL CHECK ("done" IN (0, 1)),
   "checklist_notes_shape" TEXT NOT NULL CHECK ("checklist_notes_shape" IN ('present', 'null')),
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("card_id", "position"),
   FOREIGN KEY ("card_id") REFERENCES "cards" ("id")
 ) STRICT;
@@ -62,7 +62,7 @@ CREATE TABLE "board_scores" (
 CREATE TABLE "board_blobs" (
   "board_key" TEXT NOT NULL,
   "position" INTEGER NOT NULL,
-  "blob" TEXT CHECK (json_valid("blob")),
+  "blob" TEXT CHECK ("blob" IS NULL OR json_valid("blob")),
   PRIMARY KEY ("board_key", "position"),
   FOREIGN KEY ("board_key") REFERENCES "boards" ("kv_key")
 ) STRICT;

@@ -11,7 +11,7 @@ CREATE TABLE "directories" (
   "version" INTEGER NOT NULL,
   "counters_shape" TEXT NOT NULL CHECK ("counters_shape" IN ('present', 'absent')),
   "people_shape" TEXT NOT NULL CHECK ("people_shape" IN ('present', 'null')),
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("kv_key")
 ) STRICT;
 CREATE TABLE "logins" (
@@ -34,7 +34,7 @@ CREATE TABLE "people" (
   "position" INTEGER NOT NULL,
   "full_name" TEXT NOT NULL,
   "age" INTEGER,
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("dir_key", "handle"),
   FOREIGN KEY ("dir_key") REFERENCES "directories" ("kv_key")
 ) STRICT;

@@ -8,13 +8,13 @@
 CREATE TABLE "scans" (
   "kv_key" TEXT NOT NULL,
   "version" INTEGER NOT NULL,
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("kv_key")
 ) STRICT;
 CREATE TABLE "repos" (
   "scan_key" TEXT NOT NULL,
   "repo" TEXT NOT NULL,
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("scan_key", "repo"),
   FOREIGN KEY ("scan_key") REFERENCES "scans" ("kv_key")
 ) STRICT;

@@ -25,6 +25,6 @@ CREATE TABLE "profiles" (
   "leader_since" REAL,
   "leader_inner_shape" TEXT NOT NULL CHECK ("leader_inner_shape" IN ('present', 'null', 'absent')),
   "leader_inner_flag" INTEGER CHECK ("leader_inner_flag" IN (0, 1)),
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("kv_key")
 ) STRICT;

@@ -6,7 +6,7 @@
 CREATE TABLE "event_logs" (
   "kv_key" TEXT NOT NULL,
   "version" INTEGER NOT NULL,
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("kv_key")
 ) STRICT;
 CREATE TABLE "events" (
@@ -15,7 +15,7 @@ CREATE TABLE "events" (
   "id" TEXT NOT NULL,
   "kind" TEXT NOT NULL,
   "data" TEXT NOT NULL CHECK (json_valid("data")),
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("id"),
   FOREIGN KEY ("log_key") REFERENCES "event_logs" ("kv_key")
 ) STRICT;

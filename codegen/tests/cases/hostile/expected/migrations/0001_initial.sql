@@ -19,7 +19,7 @@ CREATE TABLE "hostile_docs" (
   "grp_shape" TEXT NOT NULL CHECK ("grp_shape" IN ('present', 'absent')),
   "grp_inner" TEXT,
   "hostile_items_shape" TEXT NOT NULL CHECK ("hostile_items_shape" IN ('present', 'absent')),
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("kv_key")
 ) STRICT;
 CREATE TABLE "hostile_items" (
@@ -32,6 +32,6 @@ CREATE TABLE "hostile_items" (
 CREATE TABLE "hostile_pattern" (
   "rest" TEXT NOT NULL,
   "v" TEXT NOT NULL,
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("rest")
 ) STRICT;

@@ -8,7 +8,7 @@ CREATE TABLE "agent_cache" (
   "expires_at" INTEGER,
   "display_name" TEXT NOT NULL,
   "level" INTEGER,
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("address")
 ) STRICT;
 CREATE INDEX "agent_cache_by_expires_at" ON "agent_cache" ("expires_at");
@@ -16,6 +16,6 @@ CREATE TABLE "raw_cache" (
   "kv_key" TEXT NOT NULL,
   "id" TEXT NOT NULL,
   "body" TEXT NOT NULL CHECK (json_valid("body")),
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("id")
 ) STRICT;

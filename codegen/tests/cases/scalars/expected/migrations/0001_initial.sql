@@ -18,13 +18,13 @@ CREATE TABLE "settings" (
   "score_absent" INTEGER NOT NULL DEFAULT 0 CHECK ("score_absent" IN (0, 1)),
   "weight" REAL,
   "weight_absent" INTEGER NOT NULL DEFAULT 0 CHECK ("weight_absent" IN (0, 1)),
-  "extra_json" TEXT CHECK (json_valid("extra_json")),
+  "extra_json" TEXT CHECK ("extra_json" IS NULL OR json_valid("extra_json")),
   "maybe_any" ANY CHECK (typeof("maybe_any") IN ('text', 'integer', 'real', 'null')),
   "maybe_any_absent" INTEGER NOT NULL DEFAULT 0 CHECK ("maybe_any_absent" IN (0, 1)),
   "maybe_number" ANY CHECK (typeof("maybe_number") IN ('integer', 'real', 'null')),
   "maybe_flag" INTEGER CHECK ("maybe_flag" IN (0, 1)),
   "maybe_flag_absent" INTEGER NOT NULL DEFAULT 0 CHECK ("maybe_flag_absent" IN (0, 1)),
-  "extra_fields" TEXT CHECK (json_valid("extra_fields")),
+  "extra_fields" TEXT CHECK ("extra_fields" IS NULL OR json_valid("extra_fields")),
   PRIMARY KEY ("kv_key")
 ) STRICT;
 CREATE UNIQUE INDEX "settings_by_name" ON "settings" ("name");
