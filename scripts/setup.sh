@@ -9,6 +9,8 @@
 #   3. worker-build at the version of `worker` in worker/Cargo.lock (0.8.7);
 #   4. `npm ci` in worker/ (wrangler, miniflare/workerd, esbuild, binaryen's wasm-opt), skipped
 #      when node_modules was installed from the same package-lock.json.
+#   5. the distribution's `sqlite3` (apt-get, when it is missing): tests/tests/old_sqlite.rs checks,
+#      dumps and restores the databases with it (Debian 12's is SQLite 3.40).
 #
 # Only package registries are used (crates.io, npm, Debian): worker-build's own downloads from
 # github.com are replaced by the binaries installed here.
@@ -102,4 +104,15 @@ else
   echo "$lock_hash" >"$stamp"
 fi
 
-log "done: $(rustc --version), wasm-bindgen $bindgen_version, worker-build $worker_version, node $(node --version)"
+# --- 5. sqlite3 -----------------------------------------------------------------------------
+if command -v sqlite3 >/dev/null; then
+  log "sqlite3 $(sqlite3 --version | cut -d' ' -f1): present"
+else
+  log "installing the distribution's sqlite3 (apt-get)"
+  sudo=()
+  [ "$(id -u)" = 0 ] || sudo=(sudo)
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends sqlite3
+fi
+
+log "done: $(rustc --version), wasm-bindgen $bindgen_version, worker-build $worker_version, node $(node --version), sqlite3 $(sqlite3 --version | cut -d' ' -f1)"
