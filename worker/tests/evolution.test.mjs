@@ -1,15 +1,16 @@
 // Schema evolution under workerd: the Durable Object restarts with new code and keeps its data.
 //
-// A Worker built from the current mapping.yaml (build/) migrates the v1 dump into PERSISTENT
-// Durable Object and KV storage (a temporary folder); then a Worker built from the next schema
-// release (tests/evolution/v2_add_priority.yaml, built by scripts/build-worker-variant.sh with
-// the shared cargo target folder, ≈ 45 s) starts on the same storage, applies migration 0002 when
-// the object starts and serves every row; then the old build is started on it again and must
-// refuse (the database is newer than the code) without touching anything.
+// A Worker built from the current mapping.yaml (build/, schema version 2) migrates the v1 dump
+// into PERSISTENT Durable Object and KV storage (a temporary folder); then a Worker built from the
+// next schema release (tests/evolution/v3_add_priority.yaml, built by
+// scripts/build-worker-variant.sh with the shared cargo target folder, ≈ 45 s) starts on the same
+// storage, applies migration 0003 when the object starts and serves every row; then the old build
+// is started on it again and must refuse (the database is newer than the code) without touching
+// anything.
 //
 // Environment:
 //   KV2SQL_SKIP_VARIANT=1        skip this file (the variant build); CI runs it
-//   KV2SQL_VARIANT_V2_BUILD=dir  use that already built variant instead of building one
+//   KV2SQL_VARIANT_V3_BUILD=dir  use that already built variant instead of building one
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -33,7 +34,7 @@ import {
 } from "./harness.mjs";
 
 const ROOT = join(WORKER_DIR, "..");
-const V2_MAPPING = join(ROOT, "tests", "evolution", "v2_add_priority.yaml");
+const V3_MAPPING = join(ROOT, "tests", "evolution", "v3_add_priority.yaml");
 const SKIP = process.env.KV2SQL_SKIP_VARIANT === "1";
 
 /** Builds the Worker of `mapping` into `out` (scripts/build-worker-variant.sh). */
@@ -53,40 +54,40 @@ function buildVariant(mapping, out) {
 const items = (dumpText) => JSON.parse(JSON.parse(dumpText).find((e) => e.key === "roadmap:items").value).items;
 
 describe(
-  "schema evolution: a persisted Durable Object restarts with the v2 build and keeps its data",
+  "schema evolution: a persisted Durable Object restarts with the v3 build and keeps its data",
   { skip: SKIP ? "KV2SQL_SKIP_VARIANT=1: the variant Worker build is skipped" : false },
   () => {
     let dir; // persistent storage (do/, kv/) and the variant build
-    let v2Build;
+    let v3Build;
     let expected; // the upgraded v1 dump: what export must equal
-    let exportV1; // the export of the v1 build after its migration
+    let exportCurrent; // the export of the current build after its migration
     let kvBefore;
     before(() => {
       dir = tempDir("kv2sql-evolution-");
-      v2Build = process.env.KV2SQL_VARIANT_V2_BUILD || join(dir, "build-v2");
-      if (!process.env.KV2SQL_VARIANT_V2_BUILD) buildVariant(V2_MAPPING, v2Build);
+      v3Build = process.env.KV2SQL_VARIANT_V3_BUILD || join(dir, "build-v3");
+      if (!process.env.KV2SQL_VARIANT_V3_BUILD) buildVariant(V3_MAPPING, v3Build);
     });
     after(() => dir && removeDir(dir));
 
     const start = (buildDir) => startWorker({ persistDir: join(dir, "state"), ...(buildDir ? { buildDir } : {}) });
 
-    test("the variant build carries migration 0002_add_priority, which only adds columns", () => {
-      const migrations = readdirSync(join(v2Build, "migrations")).filter((f) => f.endsWith(".sql"));
-      assert.deepEqual(migrations, ["0001_initial.sql", "0002_add_priority.sql"]);
-      // The fixture's release 1 is this repository's: the copies of 0001 are identical.
-      for (const f of ["0001_initial.sql", "0001_initial.json"]) {
+    test("the variant build carries migration 0003_add_priority, which only adds columns", () => {
+      const migrations = readdirSync(join(v3Build, "migrations")).filter((f) => f.endsWith(".sql"));
+      assert.deepEqual(migrations, ["0001_initial.sql", "0002_null_safe_checks.sql", "0003_add_priority.sql"]);
+      // The fixture's releases 1 and 2 are this repository's: the copies are identical.
+      for (const f of ["0001_initial.sql", "0001_initial.json", "0002_null_safe_checks.sql", "0002_null_safe_checks.json"]) {
         assert.equal(
-          readFileSync(join(v2Build, "migrations", f), "utf8"),
+          readFileSync(join(v3Build, "migrations", f), "utf8"),
           readFileSync(join(ROOT, "generated", "migrations", f), "utf8"),
-          `${f}: tests/evolution/v2_add_priority.yaml must extend the released schema 1`,
+          `${f}: tests/evolution/v3_add_priority.yaml must extend the released schema 2`,
         );
       }
-      const sql = readFileSync(join(v2Build, "migrations", "0002_add_priority.sql"), "utf8");
+      const sql = readFileSync(join(v3Build, "migrations", "0003_add_priority.sql"), "utf8");
       assert.match(sql, /ALTER TABLE "items" ADD COLUMN "priority" INTEGER DEFAULT 0;/);
       assert.doesNotMatch(sql, /DROP|kv2sql_old_/, "no rebuild, nothing dropped");
     });
 
-    test("v1 build: migrate the v1 dump into persistent storage; schema version 1", async () => {
+    test("current build: migrate the v1 dump into persistent storage; schema version 2", async () => {
       const w = await start();
       try {
         await seedKv(w.kv, loadDump());
@@ -96,22 +97,22 @@ describe(
         assert.equal(r.status, 200, r.text);
         assert.ok(r.json.rows_written > 0);
         const s = await status(w.mf);
-        assert.equal(s.json.schema_version, 1, s.text);
+        assert.equal(s.json.schema_version, 2, s.text);
         const e = await exportDump(w.mf);
         assertSameDump(e.text, expected);
-        exportV1 = e.text;
+        exportCurrent = e.text;
       } finally {
         await w.mf.dispose();
       }
     });
 
-    test("v2 build on the same storage: migration 0002 applied at start, every row kept", async () => {
-      const w = await start(v2Build);
+    test("v3 build on the same storage: migration 0003 applied at start, every row kept", async () => {
+      const w = await start(v3Build);
       try {
         assert.deepEqual(await kvState(w.kv), kvBefore, "KV persisted too");
         const s = await status(w.mf);
         assert.equal(s.status, 200, s.text);
-        assert.equal(s.json.schema_version, 2, s.text);
+        assert.equal(s.json.schema_version, 3, s.text);
         assert.equal(s.json.last_error, null);
         assert.ok(s.json.last_report, "the Durable Object's own KV storage (last_report) survived");
 
@@ -129,8 +130,8 @@ describe(
           for (const it of v.items) delete it.priority;
           return { ...entry, value: JSON.stringify(v) };
         });
-        assertSameDump(JSON.stringify(parsed), expected, "v2 export without the backfilled priority");
-        assertSameDump(JSON.stringify(parsed), exportV1, "v2 export vs v1 export");
+        assertSameDump(JSON.stringify(parsed), expected, "v3 export without the backfilled priority");
+        assertSameDump(JSON.stringify(parsed), exportCurrent, "v3 export vs the current build's export");
 
         const api = await call(w.mf, "/api/items", { key: null });
         assert.equal(api.status, 200, api.text);
@@ -139,15 +140,15 @@ describe(
       }
     });
 
-    test("v2 build: the next migration only resets the backfilled priority; then export = upgraded dump, and a third writes 0", async () => {
-      const w = await start(v2Build);
+    test("v3 build: the next migration only resets the backfilled priority; then export = upgraded dump, and a third writes 0", async () => {
+      const w = await start(v3Build);
       try {
         // The KV items have no `priority`; a sync binds every column, so it writes NULL
         // (absent) over the backfilled 0: exactly one update per item, nothing else.
         const n = items(expected).length;
         const r = await migrate(w.mf);
         assert.equal(r.status, 200, r.text);
-        assert.deepEqual(r.json.schema_migrations_applied, [], "0002 was applied when the object started");
+        assert.deepEqual(r.json.schema_migrations_applied, [], "0003 was applied when the object started");
         for (const t of r.json.tables) {
           const want = t.table === "items" ? { inserted: 0, updated: n, deleted: 0 } : { inserted: 0, updated: 0, deleted: 0 };
           assert.deepEqual({ inserted: t.inserted, updated: t.updated, deleted: t.deleted }, want, t.table);
@@ -155,22 +156,22 @@ describe(
         assert.ok(r.json.rows_written > 0 && r.json.rows_written <= 2 * n, r.text);
         const e = await exportDump(w.mf);
         assertSameDump(e.text, expected);
-        assert.equal(e.text, exportV1, "byte for byte the v1 export");
+        assert.equal(e.text, exportCurrent, "byte for byte the current build's export");
 
         const again = await migrate(w.mf);
         assert.equal(again.status, 200, again.text);
         assert.equal(rowsChanged(again.json), 0, again.text);
         assert.equal(again.json.rows_written, 0, again.text);
-        assert.equal((await status(w.mf)).json.schema_version, 2);
+        assert.equal((await status(w.mf)).json.schema_version, 3);
       } finally {
         await w.mf.dispose();
       }
     });
 
-    test("the old (v1) build on the v2 database refuses every route with a clear error", async () => {
+    test("the old (current) build on the v3 database refuses every route with a clear error", async () => {
       const w = await start();
       try {
-        const want = /the database is at schema version 2 \(add_priority\), newer than this build's 1/;
+        const want = /the database is at schema version 3 \(add_priority\), newer than this build's 2/;
         for (const [path, method, key] of [
           ["/api/migrate/status", "GET", undefined],
           ["/api/export", "GET", undefined],
@@ -190,14 +191,14 @@ describe(
       }
     });
 
-    test("v2 build again: nothing was corrupted by the refused old build", async () => {
-      const w = await start(v2Build);
+    test("v3 build again: nothing was corrupted by the refused old build", async () => {
+      const w = await start(v3Build);
       try {
         const s = await status(w.mf);
         assert.equal(s.status, 200, s.text);
-        assert.equal(s.json.schema_version, 2);
+        assert.equal(s.json.schema_version, 3);
         const e = await exportDump(w.mf);
-        assert.equal(e.text, exportV1, "export byte for byte unchanged");
+        assert.equal(e.text, exportCurrent, "export byte for byte unchanged");
         const r = await migrate(w.mf);
         assert.equal(r.status, 200, r.text);
         assert.equal(r.json.rows_written, 0, r.text);
@@ -209,4 +210,4 @@ describe(
   },
 );
 
-if (!SKIP && !existsSync(V2_MAPPING)) throw new Error(`${V2_MAPPING} is missing`);
+if (!SKIP && !existsSync(V3_MAPPING)) throw new Error(`${V3_MAPPING} is missing`);
