@@ -211,3 +211,138 @@ describe(
 );
 
 if (!SKIP && !existsSync(V3_MAPPING)) throw new Error(`${V3_MAPPING} is missing`);
+
+// ------------------------------------------------------------------------------------------
+// Release 1 → 2 inside the Durable Object. A Durable Object's storage written by release 1 is
+// reconstructed from one written by this build: its SQLite file (persisted by Miniflare) gets
+// release 1's table definitions back through the distribution's sqlite3 (`PRAGMA
+// writable_schema`: only the CHECK text differs, and the test asserts that the result is exactly
+// 0001_initial.sql's) and loses its row for migration 2. This build then starts on it.
+
+const SQLITE3 = process.env.SQLITE3 || "sqlite3";
+const sqlite3Version = (() => {
+  const r = spawnSync(SQLITE3, ["--version"], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim() : null;
+})();
+if (!sqlite3Version && process.env.CI === "true") {
+  throw new Error(`${SQLITE3} is missing: CI needs the distribution's sqlite3 (scripts/setup.sh installs it)`);
+}
+
+/** Runs `sqlite3 db` with `sql` on standard input; fails on any error output. */
+function sqlite3(db, sql) {
+  const r = spawnSync(SQLITE3, ["-batch", db], { input: sql, encoding: "utf8" });
+  if (r.status !== 0 || r.stderr) throw new Error(`sqlite3 ${db} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The Durable Object's SQLite file under the persisted storage folder. */
+function doDatabase(root) {
+  const found = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".sqlite") && e.name !== "metadata.sqlite") found.push(p);
+    }
+  };
+  walk(root);
+  assert.equal(found.length, 1, `one Durable Object database: ${found.join(", ")}`);
+  return found[0];
+}
+
+/** Every table's CREATE statement, by name. */
+function tableSql(db) {
+  const rows = JSON.parse(sqlite3(db, ".mode json\nSELECT name, sql FROM sqlite_schema WHERE type = 'table';\n") || "[]");
+  return new Map(rows.map((r) => [r.name, r.sql]));
+}
+
+/** Release 1's CREATE TABLE statements (0001_initial.sql), by table name. */
+function release1Tables() {
+  const text = readFileSync(join(ROOT, "generated", "migrations", "0001_initial.sql"), "utf8");
+  return new Map([...text.matchAll(/^CREATE TABLE "([a-z0-9_]+)" \([\s\S]*?\n\) STRICT;/gm)].map((m) => [m[1], m[0].slice(0, -1)]));
+}
+
+const quote = (s) => `'${s.replaceAll("'", "''")}'`;
+
+describe(
+  "schema evolution: a Durable Object written by release 1 upgrades to schema 2 at start and keeps every row",
+  { skip: sqlite3Version ? false : `${SQLITE3} is missing: install it (scripts/setup.sh) to run this` },
+  () => {
+    let dir;
+    let exportBefore;
+    let schema2;
+    let db;
+    before(() => {
+      dir = tempDir("kv2sql-release1-");
+    });
+    after(() => dir && removeDir(dir));
+    const start = () => startWorker({ persistDir: join(dir, "state") });
+
+    test("this build migrates the v1 dump into persistent storage (schema 2)", async () => {
+      const w = await start();
+      try {
+        await seedKv(w.kv, loadDump());
+        const r = await migrate(w.mf);
+        assert.equal(r.status, 200, r.text);
+        assert.equal((await status(w.mf)).json.schema_version, 2);
+        exportBefore = (await exportDump(w.mf)).text;
+        assertSameDump(exportBefore, (await upgraded(w.mf)).text);
+      } finally {
+        await w.mf.dispose();
+      }
+      db = doDatabase(join(dir, "state", "do"));
+      schema2 = tableSql(db);
+    });
+
+    test("the storage is turned into release 1's: 0001's tables exactly, migration 2 not applied", () => {
+      const release1 = release1Tables();
+      assert.equal(release1.size, 20);
+      let script = "PRAGMA writable_schema = ON;\n";
+      let changed = 0;
+      for (const [name, want] of release1) {
+        const now = schema2.get(name);
+        assert.ok(now, `table ${name}`);
+        const old = now.replace(/"([a-z0-9_]+)" IS NULL OR json_valid\("\1"\)/g, 'json_valid("$1")');
+        assert.equal(old, want, `${name}: schema 2 differs from release 1 only in the NULL-safe CHECKs`);
+        if (old !== now) {
+          changed += 1;
+          script += `UPDATE sqlite_schema SET sql = ${quote(old)} WHERE type = 'table' AND name = ${quote(name)};\n`;
+        }
+      }
+      assert.equal(changed, 16, "the tables with a nullable json column");
+      const cookie = Number(sqlite3(db, "PRAGMA schema_version;\n").trim());
+      script += `PRAGMA schema_version = ${cookie + 1};\nPRAGMA writable_schema = OFF;\nDELETE FROM kv2sql_migrations WHERE version = 2;\n`;
+      sqlite3(db, script);
+      assert.equal(sqlite3(db, "SELECT group_concat(version) FROM kv2sql_migrations;\n").trim(), "1");
+      for (const [name, want] of release1) assert.equal(tableSql(db).get(name), want, name);
+      // What release 1's databases look like to SQLite before 3.45: json_valid(NULL) is 0.
+      const check = sqlite3(db, "PRAGMA integrity_check;\n");
+      if (/^3\.(\d+)\./.test(sqlite3Version) && Number(sqlite3Version.split(".")[1]) < 45) {
+        assert.match(check, /CHECK constraint failed/, `release 1 on ${sqlite3Version}`);
+      }
+    });
+
+    test("this build starts on it: 0002 applied at start, every row and the export unchanged, nothing rewritten", async () => {
+      const w = await start();
+      try {
+        const s = await status(w.mf);
+        assert.equal(s.status, 200, s.text);
+        assert.equal(s.json.schema_version, 2, s.text);
+        const e = await exportDump(w.mf);
+        assert.equal(e.status, 200, e.text);
+        assert.equal(e.text, exportBefore, "export byte for byte unchanged");
+        const r = await migrate(w.mf);
+        assert.equal(r.status, 200, r.text);
+        assert.deepEqual(r.json.schema_migrations_applied, [], "0002 was applied when the object started");
+        assert.equal(rowsChanged(r.json), 0, r.text);
+        assert.equal(r.json.rows_written, 0, r.text);
+      } finally {
+        await w.mf.dispose();
+      }
+      assert.deepEqual(tableSql(db), schema2, "schema 2's tables, as a new object has them");
+      assert.equal(sqlite3(db, "SELECT group_concat(version) FROM kv2sql_migrations;\n").trim(), "1,2");
+      assert.equal(sqlite3(db, "PRAGMA integrity_check;\n").trim(), "ok", `sqlite3 ${sqlite3Version}`);
+    });
+  },
+);
+
