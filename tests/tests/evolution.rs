@@ -468,6 +468,51 @@ fn allowed_drop_column_rebuilds_and_keeps_the_rest() {
     }
 }
 
+/// A rebuild and a new optional+nullable field in the same release: the copy back fills the new
+/// `_absent` companion with its backfill, 1 (existing rows never had the field mapped), not
+/// the column's default 0, which would make every existing item export `"triageNote": null`.
+#[test]
+fn rebuild_with_a_new_companion_column_backfills_it() {
+    let mut conn = v2_database();
+    let before = dump(&conn);
+    let released = released_now();
+    let text = edit(
+        &read("mapping.yaml"),
+        "  version: 2\n  name: null_safe_checks\n",
+        "  version: 3\n  name: retype_and_add\n  allow:\n    type_changes: [items.reputation_average]\n",
+    );
+    let text = edit(
+        &text,
+        "average: { path: average, type: number, doc: \"one decimal, or the integer 0\" }",
+        "average: { path: average, type: real, doc: \"one decimal\" }",
+    );
+    let text = edit(
+        &text,
+        "          created_at: { path: createdAt, type: text }\n",
+        "          created_at: { path: createdAt, type: text }\n          triage_note: { path: triageNote, type: text, optional: true, nullable: true }\n",
+    );
+    let g3 = generate("mapping.yaml", &text, &released).unwrap_or_else(|d| panic!("{d}"));
+    let m3 = migration_of(&g3);
+    assert!(m3.sql.contains("kv2sql_old_items") && !m3.sql.contains("ADD COLUMN"), "a rebuild:\n{}", m3.sql);
+    assert!(m3.sql.contains(r#""triage_note_absent") SELECT "#), "{}", m3.sql);
+    assert!(m3.sql.contains(r#""extra_fields", 1 FROM "kv2sql_old_items";"#), "{}", m3.sql);
+    let mut all = released.clone();
+    all.push(m3);
+    assert_eq!(apply(&mut conn, &all), Ok(vec![3]));
+    assert_healthy(&conn);
+    assert_schema_is(&conn, &g3);
+    let after = dump(&conn);
+    assert_eq!(after["items"].len(), before["items"].len());
+    assert!(
+        after["items"].iter().all(|r| r["triage_note"] == Value::Null && r["triage_note_absent"] == Value::Integer(1)),
+        "existing items record the new field as absent"
+    );
+    for t in before.keys() {
+        let skip: &[&str] = if t == "items" { &["reputation_average"] } else { &[] };
+        assert_rows_kept(&before, &after, t, t, &[], skip);
+    }
+}
+
 // ------------------------------------------------------------------------------------------
 // 4. Checksums, newer databases, idempotence.
 
