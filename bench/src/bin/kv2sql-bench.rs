@@ -208,39 +208,45 @@ fn machine() {
 fn guard_cost(kv: &KvSnapshot, dir: &Path, size: Size, runs: usize) -> Result<(), String> {
     let (guarded_db, plain_db) =
         (dir.join(format!("guarded-{}.sqlite", size.name())), dir.join(format!("plain-{}.sqlite", size.name())));
+    // (wall, CPU) per run: on a loaded machine CPU time is the steadier of the two.
     let (mut first_g, mut first_p, mut re_g, mut re_p) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut written = (0, 0);
     for _ in 0..runs {
         let mut g = fresh_db(&guarded_db).map_err(|e| e.to_string())?;
-        let (r, w, _) = timed(|| kv2sql::migrate(&mut g, kv, false));
+        let (r, w, c) = timed(|| kv2sql::migrate(&mut g, kv, false));
         r.map_err(|e| e.to_string())?;
-        first_g.push(w);
+        first_g.push((w, c));
         let mut p = fresh_db(&plain_db).map_err(|e| e.to_string())?;
-        let (r, w, _) = timed(|| kv2sql_bench::migrate_unguarded(&mut p, kv));
+        let (r, w, c) = timed(|| kv2sql_bench::migrate_unguarded(&mut p, kv));
         r?;
-        first_p.push(w);
-        let (r, w, _) = timed(|| kv2sql::migrate(&mut g, kv, false));
+        first_p.push((w, c));
+        let (r, w, c) = timed(|| kv2sql::migrate(&mut g, kv, false));
         let r = r.map_err(|e| e.to_string())?;
         written.0 = written.0.max(r.rows_written.unwrap_or(0));
-        re_g.push(w);
-        let (r, w, _) = timed(|| kv2sql_bench::migrate_unguarded(&mut p, kv));
+        re_g.push((w, c));
+        let (r, w, c) = timed(|| kv2sql_bench::migrate_unguarded(&mut p, kv));
         written.1 = written.1.max(r?);
-        re_p.push(w);
+        re_p.push((w, c));
     }
-    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
-    let (fg, fp, rg, rp) = (median(&first_g), median(&first_p), median(&re_g), median(&re_p));
-    println!(
-        "divergence guard: first run guarded {} vs unguarded {} ({:.2}x); re-run guarded {} vs unguarded {} ({:.2}x); \
-         re-run data rows written {} / {} (must be 0)",
-        secs(fg),
-        secs(fp),
-        ratio(fg, fp),
-        secs(rg),
-        secs(rp),
-        ratio(rg, rp),
-        written.0,
-        written.1
-    );
+    let med = |v: &[(Duration, Duration)]| {
+        (median(&v.iter().map(|x| x.0).collect::<Vec<_>>()), median(&v.iter().map(|x| x.1).collect::<Vec<_>>()))
+    };
+    let line = |what: &str, g: &[(Duration, Duration)], p: &[(Duration, Duration)]| {
+        let ((gw, gc), (pw, pc)) = (med(g), med(p));
+        format!(
+            "{what}: guarded {} vs unguarded {} wall ({:.2}x), CPU {} vs {} ({:.2}x)",
+            secs(gw),
+            secs(pw),
+            gw.as_secs_f64() / pw.as_secs_f64(),
+            secs(gc),
+            secs(pc),
+            gc.as_secs_f64() / pc.as_secs_f64()
+        )
+    };
+    println!("divergence guard (medians of {runs}, interleaved):");
+    println!("  {}", line("first run", &first_g, &first_p));
+    println!("  {}", line("re-run", &re_g, &re_p));
+    println!("  re-run data rows written: guarded {}, unguarded {} (must be 0)", written.0, written.1);
     let d = lifecycle_digest_time(kv);
     println!("  of which the KV digest (sha256 of the mapped entries): {}", secs(d));
     Ok(())
