@@ -30,9 +30,7 @@ pub fn write(storage: &DoStorage, op: &str) -> Result<Value, Error> {
             row.title = "created in v2".into();
             db.execute(ItemsRow::INSERT, &row.params())?;
         }
-        "delete" => {
-            db.execute("DELETE FROM search_terms WHERE rowid = (SELECT MIN(rowid) FROM search_terms)", &[])?
-        }
+        "delete" => db.execute("DELETE FROM search_terms WHERE rowid = (SELECT MIN(rowid) FROM search_terms)", &[])?,
         other => return Err(Error::Lifecycle(format!("op {other:?}: expected edit, insert or delete"))),
     }
     Ok(json!({ "ok": true, "op": op, "rows_written": db.rows_written() }))
