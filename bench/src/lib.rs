@@ -59,7 +59,7 @@ pub fn fresh_db(path: &Path) -> rusqlite::Result<Connection> {
 pub fn tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut st = conn.prepare(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-         AND name <> 'kv2sql_migrations' ORDER BY name",
+         AND name NOT IN ('kv2sql_migrations', 'kv2sql_lifecycle', 'kv2sql_changes') ORDER BY name",
     )?;
     let names = st.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
     Ok(names)
@@ -198,4 +198,16 @@ pub fn memory_kib() -> (u64, u64) {
 /// 4.0+). Returns whether it worked.
 pub fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// A migration as `kv2sql::migrate` ran it before the divergence guard: the generated migration
+/// in one transaction, no lifecycle bookkeeping, no check. The baseline of the guard's cost.
+pub fn migrate_unguarded(conn: &mut Connection, kv: &kv2sql_runtime::KvSnapshot) -> Result<u64, String> {
+    let before = conn.total_changes();
+    let tx = conn.transaction().map_err(|e| e.to_string())?;
+    kv2sql_generated::migrate(&mut kv2sql_runtime::sqlite::Sqlite::new(&tx), kv, &Default::default())
+        .map_err(|e| e.to_string())?;
+    let written = tx.total_changes() - before;
+    tx.commit().map_err(|e| e.to_string())?;
+    Ok(written)
 }

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use kv2sql_generated as generated;
 use kv2sql_runtime::diff::{diff, Difference};
 use kv2sql_runtime::dump::{parse_dump, write_dump};
+use kv2sql_runtime::lifecycle::{self, State, Status};
 use kv2sql_runtime::sqlite::{self, Sqlite};
 use kv2sql_runtime::{Error, KvSnapshot, Report};
 use rusqlite::Connection;
@@ -55,21 +56,97 @@ pub fn migrate_with_progress(
 
 /// [`migrate`] with every option of the generated migration.
 pub fn migrate_with(conn: &mut Connection, kv: &KvSnapshot, opts: &MigrateOptions) -> Result<Report, Error> {
-    let before = conn.total_changes();
+    migrate_guarded(conn, kv, opts, false)
+}
+
+/// [`migrate_with`], guarded ([`lifecycle`]): refuses a database that is cut over, and one
+/// whose tables were written outside a migration since the last one unless `force` (then it
+/// overwrites them and the report names them). A dry run reports the divergence instead.
+/// `rows_written` counts data rows; the lifecycle's own rows are `bookkeeping_writes`.
+pub fn migrate_guarded(
+    conn: &mut Connection,
+    kv: &KvSnapshot,
+    opts: &MigrateOptions,
+    force: bool,
+) -> Result<Report, Error> {
+    let digest = lifecycle::kv_digest(kv, generated::is_mapped);
     let tx = conn.transaction().map_err(db_err)?;
-    let mut report = {
+    let (mut report, data, bookkeeping) = {
         let mut db = Sqlite::new(&tx);
-        generated::migrate(&mut db, kv, opts)?
+        let c0 = tx.total_changes();
+        let guard = lifecycle::begin(&mut db, force, opts.dry_run)?;
+        let c1 = tx.total_changes();
+        let mut report = generated::migrate(&mut db, kv, opts)?;
+        let c2 = tx.total_changes();
+        lifecycle::finish(&mut db, generated::TABLES, &guard, &digest, &lifecycle::iso8601(now_unix()))?;
+        report.diverged = guard.diverged;
+        report.forced = force;
+        (report, c2 - c1, (c1 - c0) + (tx.total_changes() - c2))
     };
     if opts.dry_run {
         tx.rollback().map_err(db_err)?;
         report.rows_written = Some(0);
+        report.bookkeeping_writes = Some(0);
     } else {
-        let written = tx.total_changes() - before;
         tx.commit().map_err(db_err)?;
-        report.rows_written = Some(written);
+        report.rows_written = Some(data);
+        report.bookkeeping_writes = Some(bookkeeping);
     }
     Ok(report)
+}
+
+/// Opens an existing database file, read-only; a missing one is an error (never created).
+fn open_existing(path: &Path, read_only: bool) -> Result<Connection, Error> {
+    if !path.exists() {
+        return Err(Error::Lifecycle(format!(
+            "{}: no such database file (run `kv2sql migrate --db {}` first)",
+            path.display(),
+            path.display()
+        )));
+    }
+    let flags = if read_only {
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+        Error::Db(kv2sql_runtime::DbError::Sql { sql: String::new(), message: format!("{}: {e}", path.display()) })
+    })?;
+    if !read_only {
+        sqlite::configure(&conn).map_err(db_err)?;
+    }
+    Ok(conn)
+}
+
+/// The database's phase, last migration and divergence, read-only. A missing file is reported
+/// as never migrated and is not created.
+pub fn status(path: &Path) -> Result<Status, Error> {
+    if !path.exists() {
+        return Ok(Status {
+            schema_version: 0,
+            state: State::never_migrated(),
+            diverged: false,
+            diverged_tables: Vec::new(),
+        });
+    }
+    let conn = open_existing(path, true)?;
+    lifecycle::status(&mut Sqlite::new(&conn))
+}
+
+/// Records the cutover (`undo`: undoes it) in an existing database, in one transaction.
+pub fn cutover(path: &Path, undo: bool) -> Result<State, Error> {
+    let mut conn = open_existing(path, false)?;
+    let tx = conn.transaction().map_err(db_err)?;
+    let state = {
+        let mut db = Sqlite::new(&tx);
+        if undo {
+            lifecycle::undo_cutover(&mut db)?
+        } else {
+            lifecycle::cutover(&mut db, &lifecycle::iso8601(now_unix()))?
+        }
+    };
+    tx.commit().map_err(db_err)?;
+    Ok(state)
 }
 
 /// Rebuilds the KV values from the database.

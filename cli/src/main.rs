@@ -46,6 +46,25 @@ enum Command {
         /// the first writes them).
         #[arg(long)]
         single_thread: bool,
+        /// Overwrite rows written outside a migration since the last one (the report names
+        /// them). Without it such a migration is refused. A cut-over database refuses anyway.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show the database's phase, its last migration (time, KV digest) and whether its tables
+    /// were written outside a migration since. Reads only; never creates the file.
+    Status {
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Record the cutover to v2: from then on every migration is refused, even with --force.
+    Cutover {
+        #[arg(long)]
+        db: PathBuf,
+        /// Undo the cutover: migrations are allowed again (and still refuse to overwrite v2's
+        /// writes without --force).
+        #[arg(long)]
+        undo: bool,
     },
     /// Rebuild the v1 KV values from the database, as a bulk dump.
     Export {
@@ -136,11 +155,35 @@ fn load_model(path: &PathBuf) -> Result<kv2sql_codegen::ir::Model, ExitCode> {
     })
 }
 
+/// `kv2sql status` as text.
+fn status_text(db: &std::path::Path, s: &kv2sql_runtime::lifecycle::Status) -> String {
+    use kv2sql_runtime::lifecycle::{describe, Phase};
+    let phase = match s.state.phase {
+        Phase::NeverMigrated if !db.exists() => "never migrated (no database file)",
+        Phase::NeverMigrated => "never migrated",
+        Phase::Migrated => "migrated (catch-up migrations allowed)",
+        Phase::CutOver => "cut over (migrations refused)",
+    };
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let diverged = if s.diverged {
+        format!("yes: {} (a migration refuses without --force)", describe(&s.diverged_tables))
+    } else {
+        "no".into()
+    };
+    format!(
+        "phase           {phase}\nschema version  {}\nlast migration  {}\nkv digest       {}\ncut over at     {}\ndiverged        {diverged}\n",
+        s.schema_version,
+        or_dash(&s.state.last_migrated_at),
+        or_dash(&s.state.kv_digest),
+        or_dash(&s.state.cut_over_at),
+    )
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let format = cli.format;
     match cli.command {
-        Command::Migrate { kv, db, dry_run, single_thread } => {
+        Command::Migrate { kv, db, dry_run, single_thread, force } => {
             progress(&format!("reading {}", kv.display()));
             let snap = match kv2sql::read_dump(&kv) {
                 Ok(s) => s,
@@ -152,7 +195,7 @@ fn main() -> ExitCode {
                 Err(e) => return fail(format, &e),
             };
             let opts = kv2sql::MigrateOptions { dry_run, progress: Some(progress_bar), single_thread };
-            match kv2sql::migrate_with(&mut conn, &snap, &opts) {
+            match kv2sql::migrate_guarded(&mut conn, &snap, &opts, force) {
                 Ok(report) => {
                     progress_done();
                     match format {
@@ -166,6 +209,33 @@ fn main() -> ExitCode {
                 Err(e) => fail(format, &e),
             }
         }
+        Command::Status { db } => match kv2sql::status(&db) {
+            Ok(status) => {
+                match format {
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&status).expect("status serialises")),
+                    Format::Text => print!("{}", status_text(&db, &status)),
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format, &e),
+        },
+        Command::Cutover { db, undo } => match kv2sql::cutover(&db, undo) {
+            Ok(state) => {
+                match format {
+                    Format::Json => println!("{}", serde_json::json!({ "ok": true, "state": state })),
+                    Format::Text if undo => {
+                        println!("cutover undone: {} is migrated again; migrations are allowed", db.display())
+                    }
+                    Format::Text => println!(
+                        "cut over at {}: migrations into {} are refused until `kv2sql cutover --undo`",
+                        state.cut_over_at.as_deref().unwrap_or("?"),
+                        db.display()
+                    ),
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format, &e),
+        },
         Command::Export { db, kv } => {
             let mut conn = match kv2sql::open_db(&db) {
                 Ok(c) => c,

@@ -33,6 +33,29 @@ pub const MIGRATIONS: &[rt::migrations::Migration] = &[
 ];
 /// The number of tables the mapping defines.
 pub const TABLE_COUNT: usize = 20usize;
+/// Every table the mapping defines: the tables the divergence guard watches.
+pub const TABLES: &[&str] = &[
+    "items_doc",
+    "items",
+    "contributors",
+    "deliverables",
+    "ratings",
+    "goals",
+    "goal_history",
+    "search_terms",
+    "event_log",
+    "events",
+    "message_archive_doc",
+    "message_archive",
+    "mention_scan_state",
+    "mention_processed_ids",
+    "github_map_doc",
+    "github_mappings",
+    "github_scan_doc",
+    "scan_repos",
+    "scan_state",
+    "agent_cache",
+];
 /// How the KV keys a migration reads are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvSource {
@@ -359,7 +382,7 @@ pub fn migrate(
             .map(|e| e.key.clone())
             .collect(),
         tables,
-        rows_written: None,
+        ..Default::default()
     })
 }
 /// Rebuilds the KV values from the tables: the upgraded v1 values, exactly.

@@ -52,6 +52,26 @@ pub enum Error {
     /// Extraction stopped because writing had failed; the writer's error is the one reported.
     #[error("stopped: writing had failed")]
     Stopped,
+    /// Something other than a migration wrote to the tables since the last migration.
+    #[error(
+        "the tables were written outside a migration since the last one ({}): a migration would \
+         overwrite those writes, so it was refused. If v2 is live, record the cutover (`kv2sql cutover`, \
+         Worker: POST /api/cutover) and stop migrating; to overwrite them with the KV data \
+         deliberately, run again with --force (Worker: ?force=1)",
+        crate::lifecycle::describe(tables)
+    )]
+    Diverged { tables: Vec<crate::lifecycle::Divergence> },
+    /// The database was cut over to v2: migrations are refused, even forced ones.
+    #[error(
+        "the database was cut over to v2{}: migrations are refused, even with --force, so that \
+         v2's writes are never overwritten. To migrate again, undo the cutover first (`kv2sql \
+         cutover --undo`, Worker: DELETE /api/cutover)",
+        at.as_deref().map(|a| format!(" at {a}")).unwrap_or_default()
+    )]
+    CutOver { at: Option<String> },
+    /// A lifecycle command that does not apply to the database's phase.
+    #[error("{0}")]
+    Lifecycle(String),
 }
 
 impl Error {
@@ -71,6 +91,9 @@ impl Error {
             Error::Schema(_) => "schema",
             Error::Export { .. } => "export",
             Error::Stopped => "stopped",
+            Error::Diverged { .. } => "diverged",
+            Error::CutOver { .. } => "cut_over",
+            Error::Lifecycle(_) => "lifecycle",
         }
     }
 
@@ -88,6 +111,12 @@ impl Error {
             }
             Error::Json { kv_key, .. } | Error::Utf8 { kv_key, .. } => {
                 o.insert("kv_key".into(), kv_key.clone().into());
+            }
+            Error::Diverged { tables } => {
+                o.insert("tables".into(), serde_json::to_value(tables).unwrap_or_default());
+            }
+            Error::CutOver { at } => {
+                o.insert("cut_over_at".into(), at.clone().into());
             }
             _ => {}
         }

@@ -9,12 +9,15 @@
 //!   every failure is a [`DataError`] naming the KV key, the JSON pointer and what was expected.
 //! * [`sync`] holds the one algorithm that writes a table: compare the rows extracted from KV with
 //!   the rows already stored and write only the difference.
+//! * [`lifecycle`] holds the database's phase and the divergence guard: a migration refuses to
+//!   overwrite rows written outside a migration.
 //! * [`dump`] reads and writes the `wrangler kv bulk put` JSON format.
 
 pub mod diff;
 pub mod dump;
 pub mod error;
 pub mod json;
+pub mod lifecycle;
 pub mod migrations;
 pub mod path;
 pub mod pipeline;

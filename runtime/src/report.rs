@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+use crate::lifecycle::{describe, Divergence};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
     pub dry_run: bool,
     /// The schema version of the database after the run.
@@ -17,6 +19,17 @@ pub struct Report {
     /// Durable Object's cursors): 0 for a re-run over unchanged data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows_written: Option<u64>,
+    /// Rows written to kv2sql's own bookkeeping tables (the lifecycle row, the guard's change
+    /// log), apart from `rows_written`: 2 on a re-run over unchanged data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bookkeeping_writes: Option<u64>,
+    /// Tables written outside a migration since the previous one: a dry run shows them, and a
+    /// forced run (`forced`) overwrote them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diverged: Vec<Divergence>,
+    /// The run was forced (`--force`, `?force=1`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +62,21 @@ impl Report {
         self.tables.iter().map(|t| t.inserted + t.updated + t.deleted).sum()
     }
 
+    /// The divergence line: what a forced run overwrote, or what a dry run found.
+    fn render_divergence(&self) -> String {
+        if self.diverged.is_empty() {
+            return String::new();
+        }
+        let what = describe(&self.diverged);
+        if self.dry_run {
+            format!("diverged since the last migration ({what}): a migration would refuse; --force overwrites\n")
+        } else if self.forced {
+            format!("forced: overwrote rows written outside a migration ({what})\n")
+        } else {
+            format!("diverged: {what}\n")
+        }
+    }
+
     /// A plain-text table for terminals.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
@@ -63,7 +91,12 @@ impl Report {
             let v: Vec<String> = self.schema_migrations_applied.iter().map(|v| format!("{v:04}")).collect();
             out.push_str(&format!(" (applied {})", v.join(", ")));
         }
-        out.push_str("\n\n");
+        out.push('\n');
+        if let Some(b) = self.bookkeeping_writes {
+            out.push_str(&format!("bookkeeping rows written {b} (the lifecycle state, not data)\n"));
+        }
+        out.push_str(&self.render_divergence());
+        out.push('\n');
         let w = self.sources.iter().map(|s| s.source.len()).max().unwrap_or(6).max(6);
         out.push_str(&format!("{:<w$}  {:>7}  {:>10}\n", "source", "entries", "bytes"));
         for s in &self.sources {

@@ -102,7 +102,7 @@ fn user_tables(conn: &Connection) -> Vec<String> {
     let mut stmt = conn
         .prepare(
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-             AND name <> 'kv2sql_migrations' ORDER BY name",
+             AND name NOT IN ('kv2sql_migrations', 'kv2sql_lifecycle', 'kv2sql_changes') ORDER BY name",
         )
         .expect("list tables");
     stmt.query_map([], |r| r.get(0)).expect("query").map(|r| r.expect("name")).collect()

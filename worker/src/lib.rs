@@ -6,8 +6,10 @@
 //!
 //! | route                      | auth  | what                                                   |
 //! |----------------------------|-------|--------------------------------------------------------|
-//! | `POST /api/migrate`        | admin | KV → SQLite in one `transactionSync`; `?dry_run=1`     |
-//! | `GET /api/migrate/status`  | admin | `{schema_version, last_report, last_error}`            |
+//! | `POST /api/migrate`        | admin | KV → SQLite in one `transactionSync`; `?dry_run=1`, `?force=1` |
+//! | `GET /api/migrate/status`  | admin | phase, last migration, divergence, last report and error |
+//! | `POST /api/cutover`        | admin | records the cutover: migrations refused from then on   |
+//! | `DELETE /api/cutover`      | admin | undoes the cutover                                     |
 //! | `GET /api/export`          | admin | the rebuilt v1 KV values, `wrangler kv bulk` JSON      |
 //! | `GET /api/items`           | none  | the v2 read API                                        |
 //! | `GET /api/feed`            | none  | the v2 read API (`?type=&itemId=&limit=`)              |
@@ -19,11 +21,12 @@ mod dosql;
 mod kvread;
 mod selftest;
 mod sqltext;
+mod v2write;
 
 use kv2sql_generated as generated;
 
 use futures_util::StreamExt;
-use kv2sql_runtime::{dump, Error as KvError};
+use kv2sql_runtime::{dump, lifecycle, Error as KvError};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use worker::*;
@@ -56,10 +59,12 @@ fn error_response(status: u16, kind: &str, message: &str) -> Result<Response> {
     json_response(status, &json!({ "kind": kind, "message": message }))
 }
 
-/// 422 for bad data (the migration refused a KV value), 500 for everything else.
+/// 422 for bad data (the migration refused a KV value), 409 when the lifecycle refuses (the
+/// tables diverged, the database is cut over), 500 for everything else.
 fn status_of(e: &KvError) -> u16 {
     match e.kind() {
         "data" | "json" | "utf8" => 422,
+        "diverged" | "cut_over" | "lifecycle" => 409,
         _ => 500,
     }
 }
@@ -108,14 +113,18 @@ async fn body_too_large(req: &mut Request) -> Result<bool> {
 pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
     let (allowed, admin) = match path.as_str() {
-        "/api/migrate" | "/api/_selftest" | "/api/_upgraded" => (Method::Post, true),
+        "/api/migrate" | "/api/_selftest" | "/api/_upgraded" | "/api/_v2write" => (Method::Post, true),
+        // POST records the cutover, DELETE undoes it.
+        "/api/cutover" if req.method() == Method::Delete => (Method::Delete, true),
+        "/api/cutover" => (Method::Post, true),
         "/api/migrate/status" | "/api/export" => (Method::Get, true),
         "/api/items" | "/api/feed" => (Method::Get, false),
         _ => return error_response(404, "not_found", "no such route"),
     };
     if req.method() != allowed {
-        let mut r = error_response(405, "method_not_allowed", &format!("use {allowed}"))?;
-        r.headers_mut().set("Allow", allowed.as_ref())?;
+        let allow = if path == "/api/cutover" { "POST, DELETE" } else { allowed.as_ref() };
+        let mut r = error_response(405, "method_not_allowed", &format!("use {allow}"))?;
+        r.headers_mut().set("Allow", allow)?;
         return Ok(r);
     }
     if admin {
@@ -201,10 +210,12 @@ fn now_iso() -> String {
     String::from(js_sys::Date::new_0().to_iso_string())
 }
 
-/// Applies the pending schema migrations in one transaction.
+/// Applies the pending schema migrations in one transaction, with the divergence guard's
+/// triggers quiet during them and re-created after them (a table rebuild drops them).
 fn apply_schema(storage: &DoStorage) -> std::result::Result<Vec<i64>, String> {
     let s = storage.clone();
-    transaction_sync(storage, move || generated::apply_schema(&mut DoSql::new(&s))).map_err(|e| match e {
+    let apply = move || lifecycle::apply_schema(&mut DoSql::new(&s), generated::TABLES, generated::MIGRATIONS);
+    transaction_sync(storage, apply).map_err(|e| match e {
         TxError::Aborted(e) => e.to_string(),
         TxError::Platform(m) => m,
     })
@@ -244,10 +255,17 @@ impl DurableObject for Migrator {
             }
         }
         let url = req.url()?;
+        let flag = |name: &str| url.query_pairs().any(|(k, v)| k == name && matches!(v.as_ref(), "1" | "true" | ""));
         match (req.method(), url.path()) {
-            (Method::Post, "/api/migrate") => {
-                let dry_run = url.query_pairs().any(|(k, v)| k == "dry_run" && matches!(v.as_ref(), "1" | "true" | ""));
-                self.migrate(&storage, dry_run).await
+            (Method::Post, "/api/migrate") => self.migrate(&storage, flag("dry_run"), flag("force")).await,
+            (Method::Post, "/api/cutover") => self.cutover(&storage, false),
+            (Method::Delete, "/api/cutover") => self.cutover(&storage, true),
+            (Method::Post, "/api/_v2write") if var_is(&self.env, "KV2SQL_SELFTEST", "1") => {
+                let op = url.query_pairs().find(|(k, _)| k == "op").map(|(_, v)| v.into_owned()).unwrap_or_default();
+                match v2write::write(&storage, &op) {
+                    Ok(v) => json_response(200, &v),
+                    Err(e) => json_response(status_of(&e), &e.to_json()),
+                }
             }
             (Method::Get, "/api/migrate/status") => self.status(&storage),
             (Method::Post, "/api/_selftest") if var_is(&self.env, "KV2SQL_SELFTEST", "1") => {
@@ -266,7 +284,7 @@ impl DurableObject for Migrator {
 }
 
 impl Migrator {
-    async fn migrate(&self, storage: &DoStorage, dry_run: bool) -> Result<Response> {
+    async fn migrate(&self, storage: &DoStorage, dry_run: bool, force: bool) -> Result<Response> {
         let started = js_sys::Date::now();
         let kv = self.env.kv(KV_BINDING)?;
         let snapshot = match kvread::read_sources(&kv, generated::KV_SOURCES).await {
@@ -277,21 +295,30 @@ impl Migrator {
             Ok(u) => u,
             Err(e) => return self.failed(storage, &e.to_json(), status_of(&e)),
         };
+        let digest = lifecycle::kv_digest(&snapshot, generated::is_mapped);
         let s = storage.clone();
         // A dry run is rolled back like a failure (`Abort::DryRun` carries its report out), so
         // that not even a pending schema migration stays applied.
         let result = transaction_sync(storage, move || {
             let mut db = DoSql::new(&s);
+            // Refuses (nothing written) a cut-over database, or diverged tables unless forced.
+            let guard = lifecycle::begin(&mut db, force, dry_run).map_err(Abort::Failed)?;
+            let before = db.rows_written();
             let mut report =
                 generated::migrate(&mut db, &snapshot, &generated::MigrateOptions { dry_run, ..Default::default() })
                     .map_err(Abort::Failed)?;
+            let data = db.rows_written() - before;
+            lifecycle::finish(&mut db, generated::TABLES, &guard, &digest, &now_iso()).map_err(Abort::Failed)?;
+            report.diverged = guard.diverged;
+            report.forced = force;
+            report.bookkeeping_writes = Some(if dry_run { 0 } else { db.rows_written() - data });
             // The snapshot holds the mapped keys only; the others were listed apart.
             report.unmapped_keys.extend(unmapped);
             report.unmapped_keys.sort();
             report.unmapped_keys.dedup();
             let mut body = serde_json::to_value(&report).map_err(|e| Abort::Failed(KvError::Dump(e.to_string())))?;
             if let Value::Object(o) = &mut body {
-                o.insert("rows_written".into(), db.rows_written().into());
+                o.insert("rows_written".into(), data.into());
             }
             if dry_run {
                 return Err(Abort::DryRun(body));
@@ -348,20 +375,40 @@ impl Migrator {
         }
     }
 
+    /// Phase, last migration, divergence (read only), and the last report and error.
     fn status(&self, storage: &DoStorage) -> Result<Response> {
-        let mut db = DoSql::new(storage);
-        let version = match generated::schema_version(&mut db) {
-            Ok(v) => v,
+        let status = match lifecycle::status(&mut DoSql::new(storage)) {
+            Ok(s) => s,
             Err(e) => return json_response(500, &e.to_json()),
         };
-        json_response(
-            200,
-            &json!({
-                "schema_version": version,
-                "last_report": kv_get_json(storage, LAST_REPORT),
-                "last_error": kv_get_json(storage, LAST_ERROR),
-            }),
-        )
+        let mut body = serde_json::to_value(&status).unwrap_or_default();
+        if let Value::Object(o) = &mut body {
+            o.insert("last_report".into(), kv_get_json(storage, LAST_REPORT));
+            o.insert("last_error".into(), kv_get_json(storage, LAST_ERROR));
+        }
+        json_response(200, &body)
+    }
+
+    /// Records the cutover (`undo`: undoes it) in one transaction; 409 when the phase does not
+    /// allow it (never migrated; not cut over).
+    fn cutover(&self, storage: &DoStorage, undo: bool) -> Result<Response> {
+        let s = storage.clone();
+        let result = transaction_sync(storage, move || {
+            let mut db = DoSql::new(&s);
+            if undo {
+                lifecycle::undo_cutover(&mut db)
+            } else {
+                lifecycle::cutover(&mut db, &now_iso())
+            }
+        });
+        match result {
+            Ok(state) => {
+                console_log!("kv2sql: cutover{}: phase {:?}", if undo { " undone" } else { "" }, state.phase);
+                json_response(200, &json!({ "ok": true, "state": state }))
+            }
+            Err(TxError::Aborted(e)) => json_response(status_of(&e), &e.to_json()),
+            Err(TxError::Platform(m)) => error_response(500, "platform", &m),
+        }
     }
 
     fn export(&self, storage: &DoStorage) -> Result<Response> {

@@ -168,6 +168,23 @@ describe(
       }
     });
 
+    test("v3 build: the divergence guard still sees writes after the schema upgrade", async () => {
+      const w = await start(v3Build);
+      try {
+        assert.equal((await status(w.mf)).json.phase, "migrated");
+        const v2 = await call(w.mf, "/api/_v2write?op=edit", { method: "POST" });
+        assert.equal(v2.status, 200, v2.text);
+        const r = await migrate(w.mf);
+        assert.equal(r.status, 409, r.text);
+        assert.deepEqual(r.json.tables, [{ table: "items", rows: 1 }]);
+        const forced = await migrate(w.mf, "?force=1");
+        assert.equal(forced.status, 200, forced.text);
+        assert.equal((await exportDump(w.mf)).text, exportCurrent, "the forced run restored the KV data");
+      } finally {
+        await w.mf.dispose();
+      }
+    });
+
     test("the old (current) build on the v3 database refuses every route with a clear error", async () => {
       const w = await start();
       try {

@@ -22,14 +22,15 @@ use kv2sql_runtime::KvSnapshot;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "usage: kv2sql-bench [--size small|medium|large|tiny|all]... [--seed N] [--runs K] \
-[--no-memory] [--no-codegen] [--no-breakdown]
+[--no-memory] [--no-codegen] [--no-breakdown] [--no-guard]
 
   --size S        a data size; repeat or comma-separate for several (default: small,medium,large)
   --seed N        datagen seed (default 1)
   --runs K        timed runs per measurement; the median is printed (default 5)
   --no-memory     skip the peak-RSS child processes
   --no-codegen    skip codegen and no-op cargo build timings
-  --no-breakdown  skip the per-phase timing of the generated migration";
+  --no-breakdown  skip the per-phase timing of the generated migration
+  --no-guard      skip the divergence guard's cost (guarded vs unguarded, first run and re-run)";
 
 struct Args {
     sizes: Vec<Size>,
@@ -38,10 +39,11 @@ struct Args {
     memory: bool,
     codegen: bool,
     breakdown: bool,
+    guard: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut a = Args { sizes: Vec::new(), seed: 1, runs: 5, memory: true, codegen: true, breakdown: true };
+    let mut a = Args { sizes: Vec::new(), seed: 1, runs: 5, memory: true, codegen: true, breakdown: true, guard: true };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -69,6 +71,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--no-memory" => a.memory = false,
             "--no-codegen" => a.codegen = false,
             "--no-breakdown" => a.breakdown = false,
+            "--no-guard" => a.guard = false,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -196,6 +199,66 @@ fn machine() {
         mem as f64 / 1048576.0,
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
+}
+
+/// What the divergence guard costs: `kv2sql::migrate` (guarded: lifecycle check, flag,
+/// triggers created after the first run, run recorded) against the same migration without any
+/// of it ([`kv2sql_bench::migrate_unguarded`]), on a fresh database and on a re-run over
+/// unchanged data, interleaved (guarded, unguarded, …) so that both see the same load.
+fn guard_cost(kv: &KvSnapshot, dir: &Path, size: Size, runs: usize) -> Result<(), String> {
+    let (guarded_db, plain_db) =
+        (dir.join(format!("guarded-{}.sqlite", size.name())), dir.join(format!("plain-{}.sqlite", size.name())));
+    // (wall, CPU) per run: on a loaded machine CPU time is the steadier of the two.
+    let (mut first_g, mut first_p, mut re_g, mut re_p) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut written = (0, 0);
+    for _ in 0..runs {
+        let mut g = fresh_db(&guarded_db).map_err(|e| e.to_string())?;
+        let (r, w, c) = timed(|| kv2sql::migrate(&mut g, kv, false));
+        r.map_err(|e| e.to_string())?;
+        first_g.push((w, c));
+        let mut p = fresh_db(&plain_db).map_err(|e| e.to_string())?;
+        let (r, w, c) = timed(|| kv2sql_bench::migrate_unguarded(&mut p, kv));
+        r?;
+        first_p.push((w, c));
+        let (r, w, c) = timed(|| kv2sql::migrate(&mut g, kv, false));
+        let r = r.map_err(|e| e.to_string())?;
+        written.0 = written.0.max(r.rows_written.unwrap_or(0));
+        re_g.push((w, c));
+        let (r, w, c) = timed(|| kv2sql_bench::migrate_unguarded(&mut p, kv));
+        written.1 = written.1.max(r?);
+        re_p.push((w, c));
+    }
+    let med = |v: &[(Duration, Duration)]| {
+        (median(&v.iter().map(|x| x.0).collect::<Vec<_>>()), median(&v.iter().map(|x| x.1).collect::<Vec<_>>()))
+    };
+    let line = |what: &str, g: &[(Duration, Duration)], p: &[(Duration, Duration)]| {
+        let ((gw, gc), (pw, pc)) = (med(g), med(p));
+        format!(
+            "{what}: guarded {} vs unguarded {} wall ({:.2}x), CPU {} vs {} ({:.2}x)",
+            secs(gw),
+            secs(pw),
+            gw.as_secs_f64() / pw.as_secs_f64(),
+            secs(gc),
+            secs(pc),
+            gc.as_secs_f64() / pc.as_secs_f64()
+        )
+    };
+    println!("divergence guard (medians of {runs}, interleaved):");
+    println!("  {}", line("first run", &first_g, &first_p));
+    println!("  {}", line("re-run", &re_g, &re_p));
+    println!("  re-run data rows written: guarded {}, unguarded {} (must be 0)", written.0, written.1);
+    let d = lifecycle_digest_time(kv);
+    println!("  of which the KV digest (sha256 of the mapped entries): {}", secs(d));
+    Ok(())
+}
+
+fn lifecycle_digest_time(kv: &KvSnapshot) -> Duration {
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let (_, w, _) = timed(|| kv2sql_runtime::lifecycle::kv_digest(kv, kv2sql_generated::is_mapped));
+        samples.push(w);
+    }
+    median(&samples)
 }
 
 fn bench_size(a: &Args, size: Size, dir: &Path) -> Result<SizeResult, String> {
@@ -345,6 +408,10 @@ fn bench_size(a: &Args, size: Size, dir: &Path) -> Result<SizeResult, String> {
         rerun.as_secs_f64() / generated.as_secs_f64()
     );
     drop(conn);
+
+    if a.guard {
+        guard_cost(&kv, dir, size, runs)?;
+    }
 
     println!(
         "KV2SQL_RESULT size={} rows={rows} median_s={:.4} handwritten_s={:.4} rerun_s={:.4}",

@@ -28,6 +28,8 @@ pub const MIGRATIONS: &[rt::migrations::Migration] = &[
 ];
 /// The number of tables the mapping defines.
 pub const TABLE_COUNT: usize = 3usize;
+/// Every table the mapping defines: the tables the divergence guard watches.
+pub const TABLES: &[&str] = &["hostile_docs", "hostile_items", "hostile_pattern"];
 /// How the KV keys a migration reads are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvSource {
@@ -207,7 +209,7 @@ pub fn migrate(
             .map(|e| e.key.clone())
             .collect(),
         tables,
-        rows_written: None,
+        ..Default::default()
     })
 }
 /// Rebuilds the KV values from the tables: the upgraded v1 values, exactly.
