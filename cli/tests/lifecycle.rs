@@ -127,7 +127,7 @@ fn status_and_cutover_from_the_command_line() {
     let s = json(&kv2sql(&["status", "--db", d, "--format", "json"]));
     assert_eq!(
         (s["phase"].as_str(), s["diverged"].as_bool(), s["schema_version"].as_i64()),
-        (Some("migrated"), Some(false), Some(1))
+        (Some("migrated"), Some(false), Some(2))
     );
     assert_eq!(s["kv_digest"].as_str().map(str::len), Some(64));
     v2_writes(&db);
