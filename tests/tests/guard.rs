@@ -220,7 +220,7 @@ fn status_shows_each_phase() {
     assert_eq!(status(&conn).state.phase, Phase::NeverMigrated);
     run(&mut conn, false, false).unwrap();
     let s = status(&conn);
-    assert_eq!((s.state.phase, s.schema_version), (Phase::Migrated, 1));
+    assert_eq!((s.state.phase, s.schema_version), (Phase::Migrated, kv2sql_generated::MIGRATIONS.len() as i64));
     assert!(s.state.last_migrated_at.as_deref().is_some_and(|t| t.ends_with('Z') && t.len() == 20), "{s:?}");
     assert_eq!(s.state.kv_digest.as_ref().map(String::len), Some(64));
     conn.execute_batch("DELETE FROM search_terms WHERE rowid IN (SELECT rowid FROM search_terms LIMIT 2)").unwrap();
@@ -301,7 +301,7 @@ fn the_next_migration_recreates_triggers_a_table_rebuild_dropped() {
 }
 
 /// The front end that upgrades the schema outside a migration (a Durable Object when it starts)
-/// uses `lifecycle::apply_schema`: real generated releases 2–5 (5 rebuilds `items`, which seven
+/// uses `lifecycle::apply_schema`: the four evolution releases on top of this build's (the last rebuilds `items`, which seven
 /// tables reference), then the guard still sees every write and the upgrade itself is not one.
 #[test]
 fn a_schema_upgrade_with_a_rebuild_keeps_the_guard_working() {
@@ -311,14 +311,22 @@ fn a_schema_upgrade_with_a_rebuild_keeps_the_guard_working() {
 
     let read = |rel: &str| std::fs::read_to_string(tests::root().join(rel)).unwrap();
     let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
-    let mut released = vec![Released {
-        version: 1,
-        name: "initial".into(),
-        sql: read("generated/migrations/0001_initial.sql"),
-        snapshot: serde_json::from_str(&read("generated/migrations/0001_initial.json")).unwrap(),
-    }];
+    // The releases this build already has (0001, 0002), then the evolution fixtures on top.
+    let mut released: Vec<Released> = kv2sql_generated::MIGRATIONS
+        .iter()
+        .map(|m| {
+            let base = format!("generated/migrations/{:04}_{}", m.version, m.name);
+            Released {
+                version: m.version,
+                name: m.name.into(),
+                sql: read(&format!("{base}.sql")),
+                snapshot: serde_json::from_str(&read(&format!("{base}.json"))).unwrap(),
+            }
+        })
+        .collect();
+    let first_new = released.len() as i64 + 1;
     let mut last = None;
-    for fixture in ["v2_add_priority.yaml", "v3_renames.yaml", "v4_labels.yaml", "v5_real_averages.yaml"] {
+    for fixture in ["v3_add_priority.yaml", "v4_renames.yaml", "v5_labels.yaml", "v6_real_averages.yaml"] {
         let g = generate("mapping.yaml", &read(&format!("tests/evolution/{fixture}")), &released).unwrap();
         let n = g.model.schema_version;
         let base = format!("migrations/{n:04}_{}", g.model.schema_name);
@@ -331,9 +339,9 @@ fn a_schema_upgrade_with_a_rebuild_keeps_the_guard_working() {
         });
         last = Some(g);
     }
-    let g5 = last.unwrap();
-    assert!(released[4].sql.contains("DROP TABLE \"items\";"), "release 5 rebuilds items");
-    let tables: Vec<&'static str> = g5.model.tables.iter().map(|t| leak(&t.name)).collect();
+    let newest = last.unwrap();
+    assert!(released.last().unwrap().sql.contains("DROP TABLE \"items\";"), "the last release rebuilds items");
+    let tables: Vec<&'static str> = newest.model.tables.iter().map(|t| leak(&t.name)).collect();
     let all: Vec<Migration> =
         released.iter().map(|r| Migration { version: r.version, name: leak(&r.name), sql: leak(&r.sql) }).collect();
 
@@ -341,7 +349,7 @@ fn a_schema_upgrade_with_a_rebuild_keeps_the_guard_working() {
     conn.execute_batch("BEGIN").unwrap();
     let applied = lifecycle::apply_schema(&mut Sqlite::new(&conn), &tables, &all).unwrap();
     conn.execute_batch("COMMIT").unwrap();
-    assert_eq!(applied, vec![2, 3, 4, 5]);
+    assert_eq!(applied, (first_new..first_new + 4).collect::<Vec<i64>>());
     assert!(!status(&conn).diverged, "the upgrade's own writes are not a divergence: {:?}", status(&conn));
     for t in &tables {
         assert_eq!(guard_triggers(&conn, t), 3, "{t}");

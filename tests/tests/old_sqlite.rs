@@ -137,7 +137,7 @@ fn release_1_database(path: &Path, kv: &KvSnapshot) {
     let tx = v1.transaction().expect("begin");
     migrations::apply(&mut Sqlite::new(&tx), &kv2sql_generated::MIGRATIONS[..1]).expect("0001 applies");
     tx.execute_batch("PRAGMA defer_foreign_keys = ON;").expect("defer");
-    for t in user_tables(&current).into_iter().filter(|t| t != migrations::MIGRATIONS_TABLE) {
+    for t in user_tables(&current).into_iter().filter(|t| !t.starts_with("kv2sql_")) {
         let cols = columns(&current, &t);
         let list = cols.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
         let params = (1..=cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
