@@ -48,11 +48,13 @@ impl fmt::Display for WriteError {
                 self.source
             );
         }
-        write!(f, "{p} was not written: {}; ", self.source)?;
-        if self.existed {
-            write!(f, "{p} was left as it was")
+        write!(f, "{p} was not written: {}", self.source)?;
+        if self.step == Step::Target {
+            Ok(())
+        } else if self.existed {
+            write!(f, "; {p} was left as it was")
         } else {
-            write!(f, "no file was created")
+            write!(f, "; no file was created")
         }
     }
 }
