@@ -28,7 +28,8 @@ pub fn read_dump(path: &Path) -> Result<KvSnapshot, Error> {
 /// [`read_dump`], counting each `expiration_ttl` from `ttl_base` (Unix seconds) when given.
 pub fn read_dump_with(path: &Path, ttl_base: Option<i64>) -> Result<KvSnapshot, Error> {
     let bytes = std::fs::read(path).map_err(|e| Error::Dump(format!("cannot read {}: {e}", path.display())))?;
-    let text = String::from_utf8(bytes).map_err(|e| Error::Dump(format!("{}: not UTF-8 text: {e}", path.display())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| Error::Dump(format!("{}: not UTF-8 text: {e}; save the dump as UTF-8", path.display())))?;
     read_bulk(&text, ttl_base)
 }
 

@@ -139,7 +139,11 @@ pub fn read_bulk(text: &str, ttl_base: Option<i64>) -> Result<KvSnapshot, Error>
         }
         let value = if e.base64 == Some(true) {
             let bytes = base64::engine::general_purpose::STANDARD.decode(e.value.as_bytes()).map_err(|err| {
-                Error::Dump(format!("{}: `base64` is true but the value is not base64: {err}", e.key))
+                Error::Dump(format!(
+                    "{}: `base64` is true but the value is not base64 ({err}): fix the value, or drop `base64` if it \
+                     is plain text",
+                    e.key
+                ))
             })?;
             String::from_utf8(bytes).map_err(|err| Error::Utf8 { kv_key: e.key.clone(), message: err.to_string() })?
         } else {

@@ -35,7 +35,10 @@ pub fn current_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     let rows = db.query(&format!("SELECT COALESCE(MAX(version), 0) FROM {MIGRATIONS_TABLE}"), &[])?;
     match rows.first().and_then(|r| r.first()) {
         Some(SqlValue::Integer(v)) => Ok(*v),
-        other => Err(Error::Schema(format!("unexpected schema version {other:?}"))),
+        other => Err(Error::Schema(format!(
+            "unexpected schema version {other:?} in {MIGRATIONS_TABLE}: the table was edited by hand; restore the \
+             database from a backup"
+        ))),
     }
 }
 
@@ -56,7 +59,12 @@ pub fn pending<'m>(db: &mut dyn SqlExecutor, migrations: &'m [Migration]) -> Res
     for row in applied {
         let (version, name, sum) = match row.as_slice() {
             [SqlValue::Integer(v), SqlValue::Text(n), SqlValue::Text(c)] => (*v, n.clone(), c.clone()),
-            other => return Err(Error::Schema(format!("malformed row in {MIGRATIONS_TABLE}: {other:?}"))),
+            other => {
+                return Err(Error::Schema(format!(
+                    "malformed row in {MIGRATIONS_TABLE}: {other:?}: the table was edited by hand; restore the \
+                     database from a backup"
+                )))
+            }
         };
         if version > latest {
             return Err(Error::Schema(format!(
@@ -66,7 +74,8 @@ pub fn pending<'m>(db: &mut dyn SqlExecutor, migrations: &'m [Migration]) -> Res
         }
         let Some(m) = migrations.iter().find(|m| m.version == version) else {
             return Err(Error::Schema(format!(
-                "the database has migration {version:04}_{name}, which this build does not know"
+                "the database has migration {version:04}_{name}, which this build does not know: it was migrated by \
+                 another build of kv2sql (another mapping.yaml); use that build, or restore a backup"
             )));
         };
         let expected = m.checksum();
