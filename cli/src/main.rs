@@ -170,7 +170,8 @@ fn report_verify(
     strict: bool,
 ) -> ExitCode {
     let (verified, skipped) = unverified(snap);
-    let ok = diffs.is_empty() && !(strict && !skipped.is_empty());
+    let strict_fails = strict && !skipped.is_empty();
+    let ok = diffs.is_empty() && !strict_fails;
     match format {
         Format::Json => {
             let list: Vec<serde_json::Value> = diffs
@@ -205,7 +206,7 @@ fn report_verify(
             } else if !diffs.is_empty() {
                 println!("{} difference(s)", diffs.len());
             }
-            if strict && !skipped.is_empty() {
+            if strict_fails {
                 eprintln!(
                     "error: --strict: {} key(s) of the dump were not verified (mapped by no source): map them in \
                      mapping.yaml, or remove them from the dump",
