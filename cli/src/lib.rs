@@ -184,5 +184,12 @@ pub fn pending_sql(conn: &mut Connection) -> Result<Vec<(i64, String, String)>, 
     let tx = conn.transaction().map_err(db_err)?;
     let mut db = Sqlite::new(&tx);
     let pending = kv2sql_runtime::migrations::pending(&mut db, generated::MIGRATIONS)?;
+    // Every migration pending over tables kv2sql did not record: applying them would fail.
+    if pending.len() == generated::MIGRATIONS.len() {
+        let tables = kv2sql_runtime::migrations::unrecorded_tables(&mut db)?;
+        if !tables.is_empty() {
+            return Err(kv2sql_runtime::migrations::no_bookkeeping(&tables));
+        }
+    }
     Ok(pending.iter().map(|m| (m.version, m.name.to_string(), m.sql.to_string())).collect())
 }

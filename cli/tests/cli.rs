@@ -341,8 +341,18 @@ fn a_database_without_its_bookkeeping_is_explained() {
     migrate_ok(&example_path(), &db);
     Connection::open(&db).unwrap().execute("DELETE FROM kv2sql_migrations", []).unwrap();
     let before = all_rows(&db);
-    for cmd in ["migrate", "verify"] {
-        let out = kv2sql(&[cmd, "--kv", example_path().to_str().unwrap(), "--db", db.to_str().unwrap()]);
+    let (kv, dbs) = (example_path().to_str().unwrap().to_string(), db.to_str().unwrap().to_string());
+    let out_json = dir.join("out.json").to_str().unwrap().to_string();
+    let runs: [Vec<&str>; 5] = [
+        vec!["export", "--db", &dbs, "--kv", &out_json],
+        vec!["migrate", "--kv", &kv, "--db", &dbs],
+        vec!["migrate", "--dry-run", "--kv", &kv, "--db", &dbs],
+        vec!["verify", "--kv", &kv, "--db", &dbs],
+        vec!["plan", "--db", &dbs],
+    ];
+    for args in &runs {
+        let cmd = args.join(" ");
+        let out = kv2sql(args);
         assert_eq!(out.status.code(), Some(1), "{cmd}");
         let err = text(&out.stderr);
         assert!(err.len() < 700, "{cmd}: {} bytes: {err}", err.len());
@@ -358,6 +368,7 @@ fn a_database_without_its_bookkeeping_is_explained() {
         assert!(!err.contains("(in ``)"), "{err}");
     }
     assert_eq!(all_rows(&db), before);
+    assert!(!dir.join("out.json").exists());
 }
 
 #[test]
