@@ -13,10 +13,13 @@ pub const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// SQLite's companion files of a database, which hold pages not yet in the database itself.
 const SIBLINGS: [&str; 3] = ["-journal", "-wal", "-shm"];
 
-/// Whether the file at `path` starts with the SQLite header (false when it cannot be read).
+/// Whether `path` is a regular file starting with the SQLite header (false when it cannot be
+/// read). Streams are not opened: reading `/dev/stdout` would wait on the pipe.
 pub fn is_sqlite_file(path: &Path) -> bool {
     let mut head = [0u8; 16];
-    fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == SQLITE_MAGIC
+    fs::metadata(path).is_ok_and(|m| m.is_file())
+        && fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
+        && &head == SQLITE_MAGIC
 }
 
 /// The path with symbolic links, `.` and `..` resolved; for a file that does not exist yet, its

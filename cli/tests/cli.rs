@@ -503,6 +503,16 @@ fn a_failed_export_leaves_the_old_file_and_says_so() {
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     assert_eq!(names, ["db.sqlite", "empty.sqlite", "out.json"]);
+    // A stream is written into, as before: `--kv /dev/stdout` pipes the dump.
+    #[cfg(unix)]
+    {
+        let out = kv2sql(&["export", "--db", db.to_str().unwrap(), "--kv", "/dev/stdout"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let (dump, last) = stdout.rsplit_once("exported 8 KV entries to /dev/stdout").expect("the summary line");
+        assert_eq!(last, "\n");
+        assert_eq!(parse_dump(dump, 0).unwrap(), exported);
+    }
 }
 
 /// `expiration_ttl` has no fixed instant: refused naming the key and the fixes; with

@@ -76,6 +76,10 @@ pub fn write_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<(
     let err = |step, existed, source| WriteError { path: path.to_path_buf(), step, existed, source };
     let (target, existing) = resolve(path).map_err(|e| err(Step::Target, false, e))?;
     let existed = existing.is_some();
+    if existing.as_ref().is_some_and(|m| !m.is_file()) {
+        // A stream (`/dev/stdout`, a pipe): there is no old file to keep, nor one to replace.
+        return write_stream(&target, fill).map_err(|e| err(Step::Write, false, e));
+    }
     let dir = parent_dir(&target);
     let (tmp_path, file) = create_temp(&dir, &target).map_err(|e| err(Step::Write, existed, e))?;
     let filled = fill_and_sync(file, existing.as_ref(), fill);
@@ -90,9 +94,21 @@ pub fn write_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<(
     sync_dir(&dir).map_err(|e| err(Step::SyncDir, existed, e))
 }
 
+fn write_stream(target: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+    let mut w = BufWriter::new(OpenOptions::new().write(true).open(target)?);
+    fill(&mut w)?;
+    w.flush()
+}
+
 /// The file to replace (a symbolic link is followed, so the link stays a link) and its
 /// metadata when it exists. A directory, or a missing parent directory, is refused.
 fn resolve(path: &Path) -> io::Result<(PathBuf, Option<fs::Metadata>)> {
+    // A stream (`/dev/stdout` links to a pipe, which has no path to resolve).
+    if let Ok(m) = fs::metadata(path) {
+        if !m.is_file() && !m.is_dir() {
+            return Ok((path.to_path_buf(), Some(m)));
+        }
+    }
     let target = match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path)?,
         _ => path.to_path_buf(),
@@ -240,6 +256,12 @@ mod tests {
         assert_eq!(fs::read(&real).unwrap(), b"new");
         assert_eq!(fs::metadata(&real).unwrap().permissions().mode() & 0o777, 0o640);
         assert_eq!(names(&dir), ["link.json", "real.json"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_stream_is_written_into() {
+        write_file(Path::new("/dev/null"), b"into the void").unwrap();
     }
 
     #[test]
