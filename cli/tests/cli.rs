@@ -623,3 +623,40 @@ fn a_byte_order_mark_is_named() {
         );
     }
 }
+
+/// A real write failure, without root: the file size limit (`ulimit -f`, with SIGXFSZ ignored)
+/// makes the export's writes fail with EFBIG partway through, as a full disk would. The
+/// previous export is byte-for-byte intact, no temporary file is left, and the message says so.
+#[cfg(unix)]
+#[test]
+fn an_export_that_runs_out_of_room_leaves_the_old_file_whole() {
+    let dir = scratch("export-efbig");
+    let db = dir.join("db.sqlite");
+    migrate_ok(&example_path(), &db);
+    let out_path = dir.join("out.json");
+    let out = kv2sql(&["export", "--db", db.to_str().unwrap(), "--kv", out_path.to_str().unwrap()]);
+    assert!(out.status.success());
+    // A previous export that differs from the next one.
+    let mut old = std::fs::read(&out_path).unwrap();
+    old.extend_from_slice(b"\n");
+    std::fs::write(&out_path, &old).unwrap();
+    assert!(old.len() > 8192, "the export is larger than the limit below");
+    let script = "trap '' XFSZ; ulimit -f 8; exec \"$0\" export --db \"$1\" --kv \"$2\"";
+    let out = Command::new("bash")
+        .args(["-c", script, env!("CARGO_BIN_EXE_kv2sql"), db.to_str().unwrap(), out_path.to_str().unwrap()])
+        .output()
+        .expect("bash runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "error: {0} was not written: File too large (os error 27); {0} was left as it was\n",
+            out_path.display()
+        )
+    );
+    assert_eq!(std::fs::read(&out_path).unwrap(), old, "the old export is intact");
+    let mut names: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["db.sqlite", "out.json"], "no temporary file is left");
+}
