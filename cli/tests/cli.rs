@@ -660,3 +660,42 @@ fn an_export_that_runs_out_of_room_leaves_the_old_file_whole() {
     names.sort();
     assert_eq!(names, ["db.sqlite", "out.json"], "no temporary file is left");
 }
+
+/// `generate` writes each file atomically too: a file size limit failing the write of the
+/// large `src/generated.rs` leaves the old one byte-for-byte, with no temporary file, and the
+/// error names the file; without the limit the files are regenerated exactly.
+#[cfg(unix)]
+#[test]
+fn generate_that_runs_out_of_room_leaves_the_old_files_whole() {
+    let dir = scratch("generate-efbig");
+    let out = dir.join("generated");
+    for rel in ["migrations/0001_initial.json", "migrations/0001_initial.sql", "schema.sql", "SCHEMA.md"] {
+        std::fs::create_dir_all(out.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(root().join("generated").join(rel), out.join(rel)).unwrap();
+    }
+    std::fs::create_dir_all(out.join("src")).unwrap();
+    let stale = b"// an older generated.rs, larger than the limit\n".repeat(400);
+    std::fs::write(out.join("src/generated.rs"), &stale).unwrap();
+    let mapping = root().join("mapping.yaml");
+    let script = "trap '' XFSZ; ulimit -f 8; exec \"$0\" generate --mapping \"$1\" --out \"$2\"";
+    let run = Command::new("bash")
+        .args(["-c", script, env!("CARGO_BIN_EXE_kv2sql"), mapping.to_str().unwrap(), out.to_str().unwrap()])
+        .output()
+        .expect("bash runs");
+    assert_eq!(run.status.code(), Some(1));
+    let target = out.join("src/generated.rs");
+    assert_eq!(
+        text(&run.stderr),
+        format!("error: {0} was not written: File too large (os error 27); {0} was left as it was\n", target.display())
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), stale);
+    let names: Vec<String> = std::fs::read_dir(out.join("src"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["generated.rs"], "no temporary file is left");
+    // Without the limit: regenerated exactly as committed.
+    let run = kv2sql(&["generate", "--mapping", mapping.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(std::fs::read(&target).unwrap(), std::fs::read(root().join("generated/src/generated.rs")).unwrap());
+}
