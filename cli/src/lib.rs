@@ -1,12 +1,14 @@
 //! The native front end: runs the generated migration against embedded SQLite (rusqlite,
 //! bundled), one transaction per run. The `kv2sql` binary is a thin command line over this.
 
+pub mod files;
+
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use kv2sql_generated as generated;
 use kv2sql_runtime::diff::{diff, Difference};
-use kv2sql_runtime::dump::{parse_dump, write_dump};
+use kv2sql_runtime::dump::{read_bulk, write_dump};
 use kv2sql_runtime::lifecycle::{self, State, Status};
 use kv2sql_runtime::sqlite::{self, Sqlite};
 use kv2sql_runtime::{Error, KvSnapshot, Report};
@@ -14,23 +16,39 @@ use rusqlite::Connection;
 
 pub use generated::MigrateOptions;
 
-/// Seconds since the Unix epoch (turns `expiration_ttl` into an expiration).
+/// Seconds since the Unix epoch.
 pub fn now_unix() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-/// Reads a `wrangler kv bulk` dump file.
+/// Reads a `wrangler kv bulk` dump file; an `expiration_ttl` in it is refused (see [`read_bulk`]).
 pub fn read_dump(path: &Path) -> Result<KvSnapshot, Error> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Dump(format!("{}: {e}", path.display())))?;
-    let text = String::from_utf8(bytes).map_err(|e| Error::Dump(format!("{}: not UTF-8 text: {e}", path.display())))?;
-    parse_dump(&text, now_unix())
+    read_dump_with(path, None)
 }
 
-/// Opens (or creates) a database file.
+/// [`read_dump`], counting each `expiration_ttl` from `ttl_base` (Unix seconds) when given.
+pub fn read_dump_with(path: &Path, ttl_base: Option<i64>) -> Result<KvSnapshot, Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Dump(format!("cannot read {}: {e}", path.display())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| Error::Dump(format!("{}: not UTF-8 text: {e}; save the dump as UTF-8", path.display())))?;
+    read_bulk(&text, ttl_base)
+}
+
+/// Opens (or creates) a database file, for `migrate`. An existing file must be a SQLite database.
 pub fn open_db(path: &Path) -> Result<Connection, Error> {
-    sqlite::open(path).map_err(|e| {
-        Error::Db(kv2sql_runtime::DbError::Sql { sql: String::new(), message: format!("{}: {e}", path.display()) })
-    })
+    files::check_migrate_db(path)?;
+    open(path)
+}
+
+/// Opens a database file that must already exist (it is never created): for `export`,
+/// `verify` and `plan`.
+pub fn open_existing_db(path: &Path) -> Result<Connection, Error> {
+    files::check_existing_db(path)?;
+    open(path)
+}
+
+fn open(path: &Path) -> Result<Connection, Error> {
+    sqlite::open(path).map_err(|e| Error::File(format!("cannot open the database {}: {e}", path.display())))
 }
 
 fn db_err(e: rusqlite::Error) -> Error {
@@ -155,7 +173,13 @@ pub fn export(conn: &mut Connection) -> Result<KvSnapshot, Error> {
     let mut db = Sqlite::new(&tx);
     let version = generated::schema_version(&mut db)?;
     if version == 0 {
-        return Err(Error::Schema("the database has no kv2sql schema: run `kv2sql migrate` first".into()));
+        let tables = kv2sql_runtime::migrations::unrecorded_tables(&mut db)?;
+        if !tables.is_empty() {
+            return Err(kv2sql_runtime::migrations::no_bookkeeping(&tables));
+        }
+        return Err(Error::Schema(
+            "the database is empty (no kv2sql schema): run `kv2sql migrate --kv <dump> --db <database>` first".into(),
+        ));
     }
     // Refuses a database newer than this build, or with edited migrations.
     let pending = kv2sql_runtime::migrations::pending(&mut db, generated::MIGRATIONS)?;
@@ -168,9 +192,14 @@ pub fn export(conn: &mut Connection) -> Result<KvSnapshot, Error> {
     generated::export(&mut db)
 }
 
-pub fn export_to_file(conn: &mut Connection, out: &Path) -> Result<KvSnapshot, Error> {
-    let snap = export(conn)?;
-    std::fs::write(out, write_dump(&snap)).map_err(|e| Error::Dump(format!("{}: {e}", out.display())))?;
+/// Exports the database at `db` to the dump file `out`, written atomically: on any failure
+/// the previous `out` is left whole. `out` may not be a database (see [`files::check_export_target`]).
+pub fn export_to_file(db: &Path, out: &Path) -> Result<KvSnapshot, Error> {
+    files::check_export_target(db, out)?;
+    let mut conn = open_existing_db(db)?;
+    let snap = export(&mut conn)?;
+    kv2sql_codegen::io::atomic::write_file(out, write_dump(&snap).as_bytes())
+        .map_err(|e| Error::File(e.to_string()))?;
     Ok(snap)
 }
 
@@ -232,5 +261,12 @@ pub fn pending_sql(conn: &mut Connection) -> Result<Vec<(i64, String, String)>, 
     let tx = conn.transaction().map_err(db_err)?;
     let mut db = Sqlite::new(&tx);
     let pending = kv2sql_runtime::migrations::pending(&mut db, generated::MIGRATIONS)?;
+    // Every migration pending over tables kv2sql did not record: applying them would fail.
+    if pending.len() == generated::MIGRATIONS.len() {
+        let tables = kv2sql_runtime::migrations::unrecorded_tables(&mut db)?;
+        if !tables.is_empty() {
+            return Err(kv2sql_runtime::migrations::no_bookkeeping(&tables));
+        }
+    }
     Ok(pending.iter().map(|m| (m.version, m.name.to_string(), m.sql.to_string())).collect())
 }

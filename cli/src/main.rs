@@ -39,6 +39,10 @@ enum Command {
         /// SQLite database file (created if missing).
         #[arg(long)]
         db: PathBuf,
+        /// Count each `expiration_ttl` in the dump from this instant (Unix seconds), e.g. when
+        /// the dump was taken; pass the same value on every run. Without it a TTL is refused.
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        ttl_base: Option<i64>,
         /// Report what would change, write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -68,9 +72,10 @@ enum Command {
     },
     /// Rebuild the v1 KV values from the database, as a bulk dump.
     Export {
+        /// SQLite database file (must exist).
         #[arg(long)]
         db: PathBuf,
-        /// Output file.
+        /// Output file, written atomically (never a SQLite database; its directory must exist).
         #[arg(long)]
         kv: PathBuf,
     },
@@ -78,8 +83,16 @@ enum Command {
     Verify {
         #[arg(long)]
         kv: PathBuf,
+        /// SQLite database file (must exist).
         #[arg(long)]
         db: PathBuf,
+        /// Count each `expiration_ttl` in the dump from this instant (Unix seconds), e.g. when
+        /// the dump was taken; pass the same value on every run. Without it a TTL is refused.
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        ttl_base: Option<i64>,
+        /// Also fail when the dump holds keys that no source maps (which are not verified).
+        #[arg(long)]
+        strict: bool,
     },
     /// Regenerate generated/ from mapping.yaml (what `cargo build` does), or check it is fresh.
     Generate {
@@ -127,13 +140,105 @@ fn progress_done() {
     }
 }
 
-fn fail(format: Format, e: &Error) -> ExitCode {
+/// Reports an error; `after` says what became of the files, where the message does not.
+fn fail(format: Format, e: &Error, after: Option<&str>) -> ExitCode {
     progress_done();
     match format {
         Format::Json => println!("{}", serde_json::json!({ "ok": false, "error": e.to_json() })),
-        Format::Text => eprintln!("error: {e}\nnothing was written."),
+        Format::Text => match after {
+            Some(after) => eprintln!("error: {e}\n{after}"),
+            None => eprintln!("error: {e}"),
+        },
     }
     ExitCode::FAILURE
+}
+
+/// A failed migration rolled its transaction back.
+const MIGRATE_FAILED: Option<&str> = Some("nothing was written.");
+
+/// What a failed export did to its output file, when the error does not say it.
+fn export_failed(e: &Error, out: &std::path::Path) -> Option<String> {
+    match e {
+        Error::File(_) => None,
+        _ if out.exists() => Some(format!("{} was left as it was.", out.display())),
+        _ => Some(format!("{} was not written.", out.display())),
+    }
+}
+
+/// How many keys of the dump were verified, and which were not (mapped by no source).
+fn unverified(snap: &kv2sql_runtime::KvSnapshot) -> (usize, Vec<&str>) {
+    let (mapped, unmapped): (Vec<_>, Vec<_>) = snap.entries().iter().partition(|e| kv2sql_generated::is_mapped(&e.key));
+    (mapped.len(), unmapped.into_iter().map(|e| e.key.as_str()).collect())
+}
+
+/// At most the first five keys, then how many more.
+fn first_keys(keys: &[&str]) -> String {
+    let shown: Vec<String> = keys.iter().take(5).map(|k| format!("{k:?}")).collect();
+    match keys.len().saturating_sub(shown.len()) {
+        0 => shown.join(", "),
+        more => format!("{}, … and {more} more", shown.join(", ")),
+    }
+}
+
+/// Prints `verify`'s result. Keys that no source maps are not verified: they are listed, and
+/// fail the run under `--strict`.
+fn report_verify(
+    format: Format,
+    diffs: &[kv2sql::KeyDifference],
+    snap: &kv2sql_runtime::KvSnapshot,
+    strict: bool,
+) -> ExitCode {
+    let (verified, skipped) = unverified(snap);
+    let strict_fails = strict && !skipped.is_empty();
+    let ok = diffs.is_empty() && !strict_fails;
+    match format {
+        Format::Json => {
+            let list: Vec<serde_json::Value> = diffs
+                .iter()
+                .map(|d| serde_json::json!({"key": d.key, "pointer": d.difference.pointer, "expected": d.difference.left, "found": d.difference.right}))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({"ok": ok, "differences": list, "verified": verified, "unverified": skipped, "strict": strict})
+            );
+        }
+        Format::Text => {
+            for d in diffs {
+                let show = |v: &Option<serde_json::Value>| v.as_ref().map_or("(absent)".to_string(), |v| v.to_string());
+                println!(
+                    "{} {}: expected {}, found {}",
+                    d.key,
+                    d.difference.pointer,
+                    show(&d.difference.left),
+                    show(&d.difference.right)
+                );
+            }
+            if !skipped.is_empty() {
+                println!(
+                    "not verified: {} KV key(s) that no source in mapping.yaml maps: {}",
+                    skipped.len(),
+                    first_keys(&skipped)
+                );
+            }
+            if ok {
+                println!("ok: the database holds exactly the upgraded dump ({verified} KV entries)");
+            } else if !diffs.is_empty() {
+                println!("{} difference(s)", diffs.len());
+            }
+            if strict_fails {
+                eprintln!(
+                    "error: --strict: {} key(s) of the dump were not verified (mapped by no source): map them in \
+                     mapping.yaml, or remove them from the dump",
+                    skipped.len()
+                );
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// The mapping file's text and its name as diagnostics show it.
@@ -183,16 +288,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let format = cli.format;
     match cli.command {
-        Command::Migrate { kv, db, dry_run, single_thread, force } => {
+        Command::Migrate { kv, db, ttl_base, dry_run, single_thread, force } => {
+            if let Err(e) = kv2sql::files::check_dump_is_not_db(&kv, &db) {
+                return fail(format, &e, MIGRATE_FAILED);
+            }
             progress(&format!("reading {}", kv.display()));
-            let snap = match kv2sql::read_dump(&kv) {
+            let snap = match kv2sql::read_dump_with(&kv, ttl_base) {
                 Ok(s) => s,
-                Err(e) => return fail(format, &e),
+                Err(e) => return fail(format, &e, MIGRATE_FAILED),
             };
             progress(&format!("migrating {} KV entries into {}", snap.entries().len(), db.display()));
             let mut conn = match kv2sql::open_db(&db) {
                 Ok(c) => c,
-                Err(e) => return fail(format, &e),
+                Err(e) => return fail(format, &e, MIGRATE_FAILED),
             };
             let opts = kv2sql::MigrateOptions { dry_run, progress: Some(progress_bar), single_thread };
             match kv2sql::migrate_guarded(&mut conn, &snap, &opts, force) {
@@ -206,7 +314,7 @@ fn main() -> ExitCode {
                     }
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(format, &e),
+                Err(e) => fail(format, &e, MIGRATE_FAILED),
             }
         }
         Command::Status { db } => match kv2sql::status(&db) {
@@ -217,7 +325,7 @@ fn main() -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(format, &e),
+            Err(e) => fail(format, &e, None),
         },
         Command::Cutover { db, undo } => match kv2sql::cutover(&db, undo) {
             Ok(state) => {
@@ -234,75 +342,35 @@ fn main() -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
-            Err(e) => fail(format, &e),
+            Err(e) => fail(format, &e, None),
         },
-        Command::Export { db, kv } => {
-            let mut conn = match kv2sql::open_db(&db) {
-                Ok(c) => c,
-                Err(e) => return fail(format, &e),
-            };
-            match kv2sql::export_to_file(&mut conn, &kv) {
-                Ok(snap) => {
-                    match format {
-                        Format::Json => {
-                            println!("{}", serde_json::json!({"ok": true, "entries": snap.entries().len(), "file": kv}))
-                        }
-                        Format::Text => println!("exported {} KV entries to {}", snap.entries().len(), kv.display()),
+        Command::Export { db, kv } => match kv2sql::export_to_file(&db, &kv) {
+            Ok(snap) => {
+                match format {
+                    Format::Json => {
+                        println!("{}", serde_json::json!({"ok": true, "entries": snap.entries().len(), "file": kv}))
                     }
-                    ExitCode::SUCCESS
+                    Format::Text => println!("exported {} KV entries to {}", snap.entries().len(), kv.display()),
                 }
-                Err(e) => fail(format, &e),
+                ExitCode::SUCCESS
             }
-        }
-        Command::Verify { kv, db } => {
-            let snap = match kv2sql::read_dump(&kv) {
+            Err(e) => fail(format, &e, export_failed(&e, &kv).as_deref()),
+        },
+        Command::Verify { kv, db, ttl_base, strict } => {
+            if let Err(e) = kv2sql::files::check_dump_is_not_db(&kv, &db) {
+                return fail(format, &e, None);
+            }
+            let snap = match kv2sql::read_dump_with(&kv, ttl_base) {
                 Ok(s) => s,
-                Err(e) => return fail(format, &e),
+                Err(e) => return fail(format, &e, None),
             };
-            let mut conn = match kv2sql::open_db(&db) {
+            let mut conn = match kv2sql::open_existing_db(&db) {
                 Ok(c) => c,
-                Err(e) => return fail(format, &e),
+                Err(e) => return fail(format, &e, None),
             };
             match kv2sql::verify(&mut conn, &snap) {
-                Ok(diffs) => {
-                    match format {
-                        Format::Json => {
-                            let list: Vec<serde_json::Value> = diffs
-                                .iter()
-                                .map(|d| serde_json::json!({"key": d.key, "pointer": d.difference.pointer, "expected": d.difference.left, "found": d.difference.right}))
-                                .collect();
-                            println!("{}", serde_json::json!({"ok": diffs.is_empty(), "differences": list}));
-                        }
-                        Format::Text => {
-                            for d in &diffs {
-                                let show = |v: &Option<serde_json::Value>| {
-                                    v.as_ref().map_or("(absent)".to_string(), |v| v.to_string())
-                                };
-                                println!(
-                                    "{} {}: expected {}, found {}",
-                                    d.key,
-                                    d.difference.pointer,
-                                    show(&d.difference.left),
-                                    show(&d.difference.right)
-                                );
-                            }
-                            if diffs.is_empty() {
-                                println!(
-                                    "ok: the database holds exactly the upgraded dump ({} KV entries)",
-                                    snap.entries().iter().filter(|e| kv2sql_generated::is_mapped(&e.key)).count()
-                                );
-                            } else {
-                                println!("{} difference(s)", diffs.len());
-                            }
-                        }
-                    }
-                    if diffs.is_empty() {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::FAILURE
-                    }
-                }
-                Err(e) => fail(format, &e),
+                Ok(diffs) => report_verify(format, &diffs, &snap, strict),
+                Err(e) => fail(format, &e, None),
             }
         }
         Command::Generate { mapping, out, check } => {
@@ -363,10 +431,13 @@ fn main() -> ExitCode {
                 Err(c) => return c,
             };
             println!("{}", kv2sql_codegen::emit_sql::plan_text(&model));
-            let path = db.unwrap_or_else(|| PathBuf::from(":memory:"));
-            let mut conn = match kv2sql::open_db(&path) {
+            let opened = match &db {
+                Some(path) => kv2sql::open_existing_db(path),
+                None => kv2sql::open_db(std::path::Path::new(":memory:")),
+            };
+            let mut conn = match opened {
                 Ok(c) => c,
-                Err(e) => return fail(format, &e),
+                Err(e) => return fail(format, &e, None),
             };
             match kv2sql::pending_sql(&mut conn) {
                 Ok(p) if p.is_empty() => {
@@ -379,7 +450,7 @@ fn main() -> ExitCode {
                     }
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(format, &e),
+                Err(e) => fail(format, &e, None),
             }
         }
         Command::Validate { mapping } => match load_model(&mapping) {

@@ -1,5 +1,7 @@
 //! Reading released migrations and writing or checking `generated/`. The only module that
-//! touches the file system.
+//! touches the file system; every file is written through [`atomic`].
+
+pub mod atomic;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,9 +46,10 @@ fn stale(generated_dir: &Path, g: &Generated) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Writes the files whose contents changed (so that builds do not loop), and removes stale
-/// files of the migration being generated. Returns the paths written or removed.
-pub fn write(generated_dir: &Path, g: &Generated) -> std::io::Result<Vec<PathBuf>> {
+/// Writes the files whose contents changed (so that builds do not loop), each atomically, and
+/// removes stale files of the migration being generated. Returns the paths written or removed.
+/// The error names the file and what happened to it.
+pub fn write(generated_dir: &Path, g: &Generated) -> Result<Vec<PathBuf>, String> {
     let mut changed = Vec::new();
     for (rel, contents) in &g.files {
         let path = generated_dir.join(rel);
@@ -54,13 +57,13 @@ pub fn write(generated_dir: &Path, g: &Generated) -> std::io::Result<Vec<PathBuf
             continue;
         }
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)?;
+            fs::create_dir_all(parent).map_err(|e| format!("cannot create the directory {}: {e}", parent.display()))?;
         }
-        fs::write(&path, contents)?;
+        atomic::write_file(&path, contents.as_bytes()).map_err(|e| e.to_string())?;
         changed.push(path);
     }
     for path in stale(generated_dir, g) {
-        fs::remove_file(&path)?;
+        fs::remove_file(&path).map_err(|e| format!("cannot remove the stale file {}: {e}", path.display()))?;
         changed.push(path);
     }
     Ok(changed)
@@ -117,7 +120,7 @@ pub fn build_script(mapping: &Path, generated_dir: &Path) {
     match crate::generate(&name, &text, &released) {
         Ok(g) => {
             if let Err(e) = write(generated_dir, &g) {
-                eprintln!("error: writing {}: {e}", generated_dir.display());
+                eprintln!("error: regenerating {}: {e}", generated_dir.display());
                 std::process::exit(1);
             }
         }

@@ -103,9 +103,27 @@ fn unescape(literal: &str) -> Option<String> {
     Some(out)
 }
 
-/// Parses a bulk dump. `now` (Unix seconds) turns an `expiration_ttl` into an expiration.
-/// Metadata is refused rather than dropped: kv2sql migrates values, and nothing is lost silently.
-pub fn parse_dump(text: &str, now: i64) -> Result<KvSnapshot, Error> {
+/// Parses a bulk dump, counting each `expiration_ttl` from `ttl_base` (Unix seconds): see
+/// [`read_bulk`].
+pub fn parse_dump(text: &str, ttl_base: i64) -> Result<KvSnapshot, Error> {
+    read_bulk(text, Some(ttl_base))
+}
+
+/// Parses a bulk dump. Metadata is refused rather than dropped: kv2sql migrates values, and
+/// nothing is lost silently.
+///
+/// An `expiration_ttl` (seconds from when it is written) has no fixed instant in a dump: counted
+/// from "now", each run would move the expiry later and `verify` could never agree. Without
+/// `ttl_base` it is refused, saying how to fix the instant; with it, it counts from `ttl_base`,
+/// the same on every run that passes the same value.
+pub fn read_bulk(text: &str, ttl_base: Option<i64>) -> Result<KvSnapshot, Error> {
+    if text.starts_with('\u{feff}') {
+        return Err(Error::Dump(
+            "the file starts with a byte order mark (U+FEFF, bytes EF BB BF), which JSON does not allow: remove it \
+             (for example `sed -i '1s/^\\xEF\\xBB\\xBF//' <dump>`) and run again"
+                .into(),
+        ));
+    }
     let raw: Vec<BulkEntry> = serde_json::from_str(text).map_err(|e| {
         Error::Dump(format!(
             "not a `wrangler kv bulk` JSON file (an array of {{\"key\", \"value\", \"expiration\"?, \"expiration_ttl\"?, \"metadata\"?, \"base64\"?}}): {e}"
@@ -121,20 +139,35 @@ pub fn parse_dump(text: &str, now: i64) -> Result<KvSnapshot, Error> {
         }
         let value = if e.base64 == Some(true) {
             let bytes = base64::engine::general_purpose::STANDARD.decode(e.value.as_bytes()).map_err(|err| {
-                Error::Dump(format!("{}: `base64` is true but the value is not base64: {err}", e.key))
+                Error::Dump(format!(
+                    "{}: `base64` is true but the value is not base64 ({err}): fix the value, or drop `base64` if it \
+                     is plain text",
+                    e.key
+                ))
             })?;
             String::from_utf8(bytes).map_err(|err| Error::Utf8 { kv_key: e.key.clone(), message: err.to_string() })?
         } else {
             e.value
         };
-        let expiration = match (e.expiration, e.expiration_ttl) {
-            (Some(x), _) => Some(x),
-            (None, Some(ttl)) => Some(now.saturating_add(ttl)),
-            (None, None) => None,
+        let expiration = match (e.expiration, e.expiration_ttl, ttl_base) {
+            (Some(x), _, _) => Some(x),
+            (None, Some(ttl), Some(base)) => Some(base.saturating_add(ttl)),
+            (None, Some(ttl), None) => return Err(ttl_refused(&e.key, ttl)),
+            (None, None, _) => None,
         };
         entries.push(KvEntry { key: e.key, value, expiration });
     }
     KvSnapshot::new(entries)
+}
+
+fn ttl_refused(key: &str, ttl: i64) -> Error {
+    Error::Dump(format!(
+        "{key}: has `expiration_ttl` {ttl}, which counts from when the dump is read, so every run would move \
+         its expiry later (and `verify` could never agree); kv2sql needs a fixed instant. Pass --ttl-base \
+         <unix-seconds> (for example when the dump was taken; the same value on every run), or convert the \
+         dump once: jq --argjson now \"$(date +%s)\" 'map(if .expiration_ttl then .expiration = $now + \
+         .expiration_ttl | del(.expiration_ttl) else . end)' dump.json > fixed.json"
+    ))
 }
 
 /// Writes a bulk dump (pretty-printed, keys in order).
@@ -239,6 +272,30 @@ mod tests {
         assert!(matches!(parse_dump(bad_utf8, 0), Err(Error::Utf8 { .. })));
         let dup = r#"[{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]"#;
         assert!(matches!(parse_dump(dup, 0), Err(Error::Dump(_))));
+    }
+
+    /// A TTL without a fixed instant is refused naming the key and both fixes; with one, the
+    /// same base gives the same expiration on every read.
+    #[test]
+    fn a_ttl_needs_a_fixed_instant() {
+        let text = r#"[{"key": "a", "value": "1"}, {"key": "t", "value": "{}", "expiration_ttl": 60}]"#;
+        let e = read_bulk(text, None).unwrap_err().to_string();
+        assert!(e.starts_with("dump: t: has `expiration_ttl` 60, which counts from when the dump is read"), "{e}");
+        assert!(e.contains("--ttl-base <unix-seconds>") && e.contains("jq --argjson now"), "{e}");
+        let once = read_bulk(text, Some(1_700_000_000)).unwrap();
+        assert_eq!(once.get("t").unwrap().expiration, Some(1_700_000_060));
+        assert_eq!(read_bulk(text, Some(1_700_000_000)).unwrap(), once);
+        // A fixed expiration beside it wins, as in KV; no TTL, no base needed.
+        let both = r#"[{"key": "t", "value": "{}", "expiration": 5, "expiration_ttl": 60}]"#;
+        assert_eq!(read_bulk(both, None).unwrap().get("t").unwrap().expiration, Some(5));
+        assert!(read_bulk(r#"[{"key": "a", "value": "1"}]"#, None).is_ok());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_named() {
+        let e = read_bulk("\u{feff}[]", None).unwrap_err().to_string();
+        assert!(e.contains("starts with a byte order mark (U+FEFF"), "{e}");
+        assert!(e.contains("sed -i"), "{e}");
     }
 
     #[test]

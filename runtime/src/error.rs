@@ -26,10 +26,20 @@ impl std::error::Error for DataError {}
 /// A failure of the database itself, or a stored row that does not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DbError {
-    #[error("SQL error: {message} (in `{sql}`)")]
+    /// `sql` is the statement (or a short excerpt of it); empty when there is none to show.
+    #[error("SQL error: {message}{}", in_statement(.sql))]
     Sql { sql: String, message: String },
     #[error("column `{column}`: {message}")]
     Decode { column: String, message: String },
+}
+
+/// ` (in `<statement>`)`, or nothing when there is no statement.
+fn in_statement(sql: &str) -> String {
+    if sql.trim().is_empty() {
+        String::new()
+    } else {
+        format!(" (in `{sql}`)")
+    }
 }
 
 /// Any error of a migration, export or verification.
@@ -47,6 +57,9 @@ pub enum Error {
     Dump(String),
     #[error("schema: {0}")]
     Schema(String),
+    /// A file or path given on the command line that cannot be used as given.
+    #[error("{0}")]
+    File(String),
     #[error("table `{table}`: stored data cannot be exported: {message}")]
     Export { table: String, message: String },
     /// Extraction stopped because writing had failed; the writer's error is the one reported.
@@ -80,6 +93,18 @@ impl Error {
         Error::Json { kv_key: kv_key.to_string(), message: e.to_string(), line: e.line(), column: e.column() }
     }
 
+    /// [`Error::json`] for the whole of `text`, naming a byte order mark that starts it (JSON
+    /// allows none; serde_json reports only "expected value at line 1 column 1").
+    pub fn json_in(kv_key: &str, e: &serde_json::Error, text: &str) -> Error {
+        let mut err = Error::json(kv_key, e);
+        if let (Error::Json { message, .. }, true) = (&mut err, text.starts_with('\u{feff}')) {
+            *message = "the value starts with a byte order mark (U+FEFF), which JSON does not allow; remove it \
+                        from the value (or write the value again without it) and run again"
+                .to_string();
+        }
+        err
+    }
+
     /// A short machine-readable kind, used by `--format json` and the Worker's responses.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -89,6 +114,7 @@ impl Error {
             Error::Utf8 { .. } => "utf8",
             Error::Dump(_) => "dump",
             Error::Schema(_) => "schema",
+            Error::File(_) => "file",
             Error::Export { .. } => "export",
             Error::Stopped => "stopped",
             Error::Diverged { .. } => "diverged",

@@ -516,7 +516,7 @@ pub fn position(index: usize) -> i64 {
 /// Parses a KV value. JSON that does not parse (malformed, truncated, nested deeper than 128
 /// levels) is an error naming the key and the place.
 pub fn parse(kv_key: &str, text: &str) -> Result<Value, crate::Error> {
-    serde_json::from_str(text).map_err(|e| crate::Error::json(kv_key, &e))
+    serde_json::from_str(text).map_err(|e| crate::Error::json_in(kv_key, &e, text))
 }
 
 /// Compact JSON text, as `JSON.stringify` writes it.

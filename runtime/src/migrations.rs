@@ -35,7 +35,10 @@ pub fn current_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     let rows = db.query(&format!("SELECT COALESCE(MAX(version), 0) FROM {MIGRATIONS_TABLE}"), &[])?;
     match rows.first().and_then(|r| r.first()) {
         Some(SqlValue::Integer(v)) => Ok(*v),
-        other => Err(Error::Schema(format!("unexpected schema version {other:?}"))),
+        other => Err(Error::Schema(format!(
+            "unexpected schema version {other:?} in {MIGRATIONS_TABLE}: the table was edited by hand; restore the \
+             database from a backup"
+        ))),
     }
 }
 
@@ -56,7 +59,12 @@ pub fn pending<'m>(db: &mut dyn SqlExecutor, migrations: &'m [Migration]) -> Res
     for row in applied {
         let (version, name, sum) = match row.as_slice() {
             [SqlValue::Integer(v), SqlValue::Text(n), SqlValue::Text(c)] => (*v, n.clone(), c.clone()),
-            other => return Err(Error::Schema(format!("malformed row in {MIGRATIONS_TABLE}: {other:?}"))),
+            other => {
+                return Err(Error::Schema(format!(
+                    "malformed row in {MIGRATIONS_TABLE}: {other:?}: the table was edited by hand; restore the \
+                     database from a backup"
+                )))
+            }
         };
         if version > latest {
             return Err(Error::Schema(format!(
@@ -66,7 +74,8 @@ pub fn pending<'m>(db: &mut dyn SqlExecutor, migrations: &'m [Migration]) -> Res
         }
         let Some(m) = migrations.iter().find(|m| m.version == version) else {
             return Err(Error::Schema(format!(
-                "the database has migration {version:04}_{name}, which this build does not know"
+                "the database has migration {version:04}_{name}, which this build does not know: it was migrated by \
+                 another build of kv2sql (another mapping.yaml); use that build, or restore a backup"
             )));
         };
         let expected = m.checksum();
@@ -89,10 +98,19 @@ pub fn pending<'m>(db: &mut dyn SqlExecutor, migrations: &'m [Migration]) -> Res
 /// transaction.
 pub fn apply(db: &mut dyn SqlExecutor, migrations: &[Migration]) -> Result<Vec<i64>, Error> {
     let todo = pending(db, migrations)?;
+    let fresh = todo.len() == migrations.len();
     let mut applied = Vec::new();
     for m in todo {
-        db.execute_script(m.sql)
-            .map_err(|e| Error::Schema(format!("migration {:04}_{} failed: {e}", m.version, m.name)))?;
+        if let Err(e) = db.execute_script(m.sql) {
+            // Tables already there while none is recorded: say so, rather than which one clashed.
+            if fresh && applied.is_empty() {
+                let tables = unrecorded_tables(db)?;
+                if !tables.is_empty() {
+                    return Err(no_bookkeeping(&tables));
+                }
+            }
+            return Err(Error::Schema(format!("migration {:04}_{} failed: {e}", m.version, m.name)));
+        }
         db.execute(
             &format!("INSERT INTO {MIGRATIONS_TABLE} (version, name, checksum) VALUES (?1, ?2, ?3)"),
             &[SqlRef::Integer(m.version), SqlRef::Text(m.name), SqlRef::Text(&m.checksum())],
@@ -100,4 +118,35 @@ pub fn apply(db: &mut dyn SqlExecutor, migrations: &[Migration]) -> Result<Vec<i
         applied.push(m.version);
     }
     Ok(applied)
+}
+
+/// The tables of a database other than kv2sql's bookkeeping and SQLite's or the platform's
+/// own (`sqlite_*`, `_cf_*`).
+pub fn unrecorded_tables(db: &mut dyn SqlExecutor) -> Result<Vec<String>, Error> {
+    let rows = db.query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+         AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name <> ?1 ORDER BY name",
+        &[SqlRef::Text(MIGRATIONS_TABLE)],
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| match r.into_iter().next() {
+            Some(SqlValue::Text(t)) => Some(t),
+            _ => None,
+        })
+        .collect())
+}
+
+/// A database with tables but no recorded migration: kv2sql cannot tell their schema, and
+/// running `migrate` again cannot help.
+pub fn no_bookkeeping(tables: &[String]) -> Error {
+    let shown: Vec<&str> = tables.iter().take(5).map(String::as_str).collect();
+    let more = if tables.len() > shown.len() { format!(", … {} in all", tables.len()) } else { String::new() };
+    Error::Schema(format!(
+        "the database has tables ({}{more}) but no kv2sql bookkeeping ({MIGRATIONS_TABLE} is missing or empty), \
+         so kv2sql cannot tell which schema they have: it was not created by `kv2sql migrate`, or its \
+         {MIGRATIONS_TABLE} rows were deleted. kv2sql will not guess: restore the database from a backup, or \
+         migrate the dump into a new database file",
+        shown.join(", ")
+    ))
 }

@@ -43,8 +43,29 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// SQLite's message and the failing statement's first line: never a whole script (rusqlite's
+/// own message for a statement that does not prepare embeds all of its SQL).
 fn sql_err(sql: &str, e: rusqlite::Error) -> DbError {
-    DbError::Sql { sql: sql.chars().take(200).collect(), message: e.to_string() }
+    match e {
+        rusqlite::Error::SqlInputError { msg, sql: input, offset, .. } => {
+            // From the end of the statement before the offending token.
+            let at = usize::try_from(offset).ok().filter(|&o| input.is_char_boundary(o)).unwrap_or(0);
+            let start = input[..at].rfind(';').map_or(0, |i| i + 1);
+            DbError::Sql { sql: excerpt(&input[start..]), message: msg }
+        }
+        e => DbError::Sql { sql: excerpt(sql), message: e.to_string() },
+    }
+}
+
+/// The first line of SQL that is not a comment, cut at 120 characters.
+pub fn excerpt(sql: &str) -> String {
+    const MAX: usize = 120;
+    let line = sql.lines().map(str::trim).find(|l| !l.is_empty() && !l.starts_with("--")).unwrap_or("");
+    if line.chars().count() > MAX {
+        format!("{}…", line.chars().take(MAX).collect::<String>())
+    } else {
+        line.to_string()
+    }
 }
 
 /// Binds a value without copying it.
@@ -86,7 +107,7 @@ impl SqlExecutor for Sqlite<'_> {
             let mut values = Vec::with_capacity(n);
             for i in 0..n {
                 let v = row.get_ref(i).map_err(|e| sql_err(sql, e))?;
-                values.push(from_ref(v).map_err(|m| DbError::Sql { sql: sql.into(), message: m })?);
+                values.push(from_ref(v).map_err(|m| DbError::Sql { sql: excerpt(sql), message: m })?);
             }
             out.push(values);
         }
@@ -100,5 +121,31 @@ impl SqlExecutor for Sqlite<'_> {
     /// SQLite's own default limit before 3.32 (later builds allow 32766).
     fn max_params(&self) -> usize {
         999
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A statement of a long script that does not prepare: the message names the statement by
+    /// its first line, not the whole script.
+    #[test]
+    fn errors_show_the_failing_statement_not_the_script() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut db = Sqlite::new(&conn);
+        let script = format!(
+            "-- a comment\nCREATE TABLE t (a INTEGER);\n{}CREATE TABLE t (b INTEGER);\n",
+            "CREATE TABLE IF NOT EXISTS pad (x INTEGER);\n".repeat(300)
+        );
+        let e = db.execute_script(&script).unwrap_err();
+        let text = crate::Error::Db(e).to_string();
+        assert_eq!(text, "SQL error: table t already exists (in `CREATE TABLE t (b INTEGER);`)");
+        assert!(text.len() < 300, "{} bytes: {text}", text.len());
+        // No statement to show: no empty `(in ``)`.
+        let e = DbError::Sql { sql: String::new(), message: "disk I/O error".into() };
+        assert_eq!(e.to_string(), "SQL error: disk I/O error");
+        assert_eq!(excerpt("-- c\n\n  SELECT 1;\nSELECT 2;"), "SELECT 1;");
+        assert_eq!(excerpt(&"x".repeat(500)).chars().count(), 121);
     }
 }

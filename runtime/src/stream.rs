@@ -57,7 +57,7 @@ impl<'t> Split<'t> {
         let top = match serde_json::from_str::<RawObject<'t>>(text) {
             Ok(top) => top.0,
             Err(e) if e.classify() == serde_json::error::Category::Data => return whole(),
-            Err(e) => return Err(Error::json(kv_key, &e)),
+            Err(e) => return Err(Error::json_in(kv_key, &e, text)),
         };
         let mut original = Map::new();
         let mut arrays: Vec<(&'static str, Vec<&'t RawValue>)> = Vec::new();

@@ -148,4 +148,27 @@ describe("hostile values in KV under workerd", () => {
   test("a blob without a version → 422 at /version", async () => {
     await refused(ITEMS, withItems((v) => delete v.version), { pointer: "/version" });
   });
+
+  test("a byte order mark before a value → 422 naming the BOM", async () => {
+    const err = await refused(ITEMS, "\ufeff" + itemsText, { kinds: ["json"] });
+    assert.match(err.message, /starts with a byte order mark \(U\+FEFF\)/, err.message);
+    assert.match(err.message, /remove it/, err.message);
+  });
+
+  test("a KV expirationTtl has a fixed instant in KV: a re-run writes 0 rows and keeps the expiry", async () => {
+    const key = "roadmap:agent-cache:bc1qttlagent";
+    await w.kv.put(key, JSON.stringify({ btcAddress: "bc1qttlagent", displayName: "TTL" }), { expirationTtl: 3600 });
+    const first = await migrate(w.mf);
+    assert.equal(first.status, 200, first.text);
+    const entry = () => exportDump(w.mf).then((d) => JSON.parse(d.text).find((e) => e.key === key));
+    const before = await entry();
+    assert.ok(Number.isInteger(before.expiration), JSON.stringify(before));
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const again = await migrate(w.mf);
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.json.rows_written, 0, again.text);
+    assert.equal((await entry()).expiration, before.expiration);
+    await w.kv.delete(key);
+    await restore();
+  });
 });
