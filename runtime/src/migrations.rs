@@ -120,13 +120,13 @@ pub fn apply(db: &mut dyn SqlExecutor, migrations: &[Migration]) -> Result<Vec<i
     Ok(applied)
 }
 
-/// The tables of a database other than kv2sql's bookkeeping and SQLite's or the platform's
-/// own (`sqlite_*`, `_cf_*`).
+/// The tables of a database other than kv2sql's bookkeeping (`kv2sql_*`: no mapped table may
+/// take that prefix) and SQLite's or the platform's own (`sqlite_*`, `_cf_*`).
 pub fn unrecorded_tables(db: &mut dyn SqlExecutor) -> Result<Vec<String>, Error> {
     let rows = db.query(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
-         AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name <> ?1 ORDER BY name",
-        &[SqlRef::Text(MIGRATIONS_TABLE)],
+         AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'kv2sql\\_%' ESCAPE '\\' ORDER BY name",
+        &[],
     )?;
     Ok(rows
         .into_iter()
