@@ -191,16 +191,11 @@ fn offset_in(whole: &str, part: &str) -> Range<usize> {
 
 /// Whether `v` nests arrays and objects more than `limit` levels deep (`v` itself is one).
 fn deeper_than(v: &Value, limit: usize) -> bool {
-    let children: Box<dyn Iterator<Item = &Value>> = match v {
-        Value::Array(a) => Box::new(a.iter()),
-        Value::Object(o) => Box::new(o.values()),
-        _ => return false,
-    };
-    if limit == 0 {
-        return true;
+    match v {
+        Value::Array(a) => limit == 0 || a.iter().any(|c| deeper_than(c, limit - 1)),
+        Value::Object(o) => limit == 0 || o.values().any(|c| deeper_than(c, limit - 1)),
+        _ => false,
     }
-    let mut children = children;
-    children.any(|c| deeper_than(c, limit - 1))
 }
 
 /// The elements of an array child: raw ranges (streamed) or parsed values (from the envelope).
