@@ -12,6 +12,7 @@ import { join } from "node:path";
 import {
   WORKER_DIR,
   assertSameDump,
+  call,
   exportDump,
   loadDump,
   migrate,
@@ -104,6 +105,19 @@ describe("lone surrogates under workerd", () => {
     // Written as JSON.stringify writes them.
     const itemsText = JSON.parse(exported).find((e) => e.key === ITEMS).value;
     assert.ok(itemsText.includes('"abc\\ud83d"'), itemsText.slice(0, 300));
+
+    // The read API serves the same strings.
+    const api = await call(w.mf, "/api/items", { key: null });
+    assert.equal(api.status, 200, api.text);
+    assert.match(api.headers.get("content-type"), /^application\/json/);
+    assert.equal(api.json.items[0].title, `abc${HIGH}`);
+    assert.deepEqual(api.json.items[0].githubData, { "k\udbff": "\udc00v", x: ["\udfff"] });
+    const feed = await call(w.mf, "/api/feed?limit=200", { key: null });
+    assert.equal(feed.status, 200, feed.text);
+    assert.ok(
+      feed.json.events.some((e) => JSON.stringify(e.data) === JSON.stringify({ "\ud800": ["\udfff\u0000"] })),
+      feed.text.slice(0, 300),
+    );
 
     // A second run writes nothing.
     const again = await migrate(w.mf);
