@@ -117,8 +117,9 @@ impl<'t> Split<'t> {
     /// of the whole value would: what that parse refuses is refused with its error (key, line
     /// and column in the whole value).
     fn parse_part(&self, encoded: &str, part: &str, depth: usize) -> Result<Value, Error> {
+        let limit = MAX_DEPTH - depth;
         match serde_json::from_str::<Value>(part) {
-            Ok(v) if !deeper_than(&v, MAX_DEPTH - depth) => Ok(v),
+            Ok(v) if brackets(part) <= limit || !deeper_than(&v, limit) => Ok(v),
             Ok(_) => Err(self.whole_error(encoded, "nesting too deep for the whole value")),
             Err(e) => Err(self.whole_error(encoded, &e.to_string())),
         }
@@ -187,6 +188,12 @@ impl<'t> Split<'t> {
 fn offset_in(whole: &str, part: &str) -> Range<usize> {
     let start = part.as_ptr() as usize - whole.as_ptr() as usize;
     start..start + part.len()
+}
+
+/// How many `[` and `{` `text` holds (strings included): a bound on its nesting that costs a
+/// fraction of the parse, so that the tree is walked only when the bound is not enough.
+fn brackets(text: &str) -> usize {
+    text.bytes().filter(|&b| b == b'[' || b == b'{').count()
 }
 
 /// Whether `v` nests arrays and objects more than `limit` levels deep (`v` itself is one).

@@ -16,7 +16,7 @@
 //! that real data essentially never holds; when it does, it costs three bytes more per marker.
 //!
 //! Text without a `\u` escape of a surrogate or of the marker, and without the marker, is
-//! returned borrowed after one `memmem` scan: the common path copies nothing.
+//! returned borrowed after one `memchr2` scan: the common path copies nothing.
 
 use std::borrow::Cow;
 
@@ -37,12 +37,13 @@ pub fn encode(text: &str) -> Cow<'_, str> {
 }
 
 /// Whether `bytes` hold the marker, or a `\u` escape that may be a surrogate (`\uD…`) or the
-/// marker (`\uF…`). A cheap over-approximation: `\\uD` (an escaped backslash) matches too.
+/// marker (`\uF…`). A cheap over-approximation (`\\uD`, an escaped backslash, matches too): one
+/// `memchr2` pass over the backslashes and the marker's first byte.
 fn needs_encoding(bytes: &[u8]) -> bool {
-    if memmem::find(bytes, MARKER_UTF8).is_some() {
-        return true;
-    }
-    memmem::find_iter(bytes, b"\\u").any(|i| matches!(bytes.get(i + 2), Some(b'd' | b'D' | b'f' | b'F')))
+    memchr::memchr2_iter(b'\\', MARKER_UTF8[0], bytes).any(|i| match bytes[i] {
+        b'\\' => bytes.get(i + 1) == Some(&b'u') && matches!(bytes.get(i + 2), Some(b'd' | b'D' | b'f' | b'F')),
+        _ => bytes[i..].starts_with(MARKER_UTF8),
+    })
 }
 
 /// The encoding proper: a scan that knows where strings and escapes are.
