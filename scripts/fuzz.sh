@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Fuzzes kv2sql with cargo-fuzz (libFuzzer): each target runs for a bounded time.
 #
-#   scripts/fuzz.sh [seconds-per-target] [target…]     (default: 60 s; mapping extract dump)
+#   scripts/fuzz.sh [seconds-per-target] [target…]     (default: 60 s; mapping extract dump split)
 #
 # Targets (fuzz/fuzz_targets/):
 #   mapping  arbitrary bytes as mapping.yaml → kv2sql_codegen::parse, and generate if valid
 #   extract  arbitrary bytes as one KV value of the example dump → migrate into in-memory
 #            SQLite; must return Ok or Err, and on Ok the export must equal the upgraded input
 #   dump     arbitrary bytes as a `wrangler kv bulk` file → parse_dump; write_dump round-trips
+#   split    arbitrary bytes as a value whose `items` array is streamed → the splitter and a
+#            whole-tree parse accept and refuse alike, with the same value or error; the export
+#            text of an accepted value (lone surrogate escapes included) parses back to it
 #
 # Needs a nightly toolchain for libFuzzer's instrumentation flags: `cargo +nightly` when rustup
 # has one, else the stable toolchain with RUSTC_BOOTSTRAP=1 (set FUZZ_TOOLCHAIN to override).
@@ -18,7 +21,7 @@ set -euo pipefail
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(mapping extract dump)
+[ ${#targets[@]} -eq 0 ] && targets=(mapping extract dump split)
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root/fuzz"
@@ -36,7 +39,7 @@ fi
 sanitizer="${FUZZ_SANITIZER:-address}"
 
 # Seed corpora from the project's own files (kept out of git: fuzz/.gitignore).
-mkdir -p corpus/mapping corpus/extract corpus/dump
+mkdir -p corpus/mapping corpus/extract corpus/dump corpus/split
 cp "$root/mapping.yaml" corpus/mapping/mapping.yaml
 cp "$root/examples/v1-dump.json" corpus/dump/v1-dump.json
 cp "$root/examples/v1-legacy-dump.json" corpus/dump/v1-legacy-dump.json
@@ -52,6 +55,11 @@ for dump in ("v1-dump.json", "v1-legacy-dump.json"):
                 name = f"corpus/extract/{dump[:-5]}-{i}"
                 with open(name, "wb") as f:
                     f.write(bytes([i]) + e["value"].encode())
+                with open(f"corpus/split/{dump[:-5]}-{i}", "wb") as f:
+                    f.write(e["value"].replace('"events":', '"items":').replace('"messages":', '"items":').encode())
+for i, seed in enumerate([r'{"items":["\ud83d",{"\udc00":"\ufdd0"}],"items":null}', r'{"a":"\ud83d\ude00\ude00","items":[[]]}']):
+    with open(f"corpus/split/seed-{i}", "wb") as f:
+        f.write(seed.encode())
 PY
 
 status=0
@@ -59,7 +67,7 @@ for t in "${targets[@]}"; do
   echo "== fuzz target $t: ${secs}s (sanitizer $sanitizer)"
   extra=()
   case "$t" in
-    extract|dump) extra=(-dict=json.dict -max_len=65536) ;;
+    extract|dump|split) extra=(-dict=json.dict -max_len=65536) ;;
   esac
   log="${TMPDIR:-/tmp}/kv2sql-fuzz-$t.log"
   set +e

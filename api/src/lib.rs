@@ -54,7 +54,7 @@ pub fn items(db: &mut dyn SqlExecutor) -> Result<Value, Error> {
         let cx = kv2sql_runtime::json::Cx { kv_key: "roadmap:items" };
         return Ok(kv2sql_roadmap::v1::upgrade_items(json!({"version": 1, "items": []}), &cx)?);
     };
-    let mut doc: Value = serde_json::from_str(&entry.value)
+    let mut doc: Value = kv2sql_runtime::json::from_text(&entry.value)
         .map_err(|e| Error::Export { table: "items".into(), message: e.to_string() })?;
     if let Some(list) = doc.get_mut("items").and_then(Value::as_array_mut) {
         for item in list {

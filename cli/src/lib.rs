@@ -220,8 +220,7 @@ pub fn verify(conn: &mut Connection, kv: &KvSnapshot) -> Result<Vec<KeyDifferenc
 
 pub fn compare(expected: &KvSnapshot, found: &KvSnapshot) -> Vec<KeyDifference> {
     let mut out = Vec::new();
-    let parse =
-        |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap_or(serde_json::Value::String(s.to_string()));
+    let parse = |s: &str| kv2sql_runtime::json::from_text(s).unwrap_or(serde_json::Value::String(s.to_string()));
     for e in expected.entries() {
         match found.get(&e.key) {
             None => out.push(KeyDifference {

@@ -10,6 +10,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::error::{DataError, DbError};
 use crate::path::Path;
+use crate::surrogate;
 use crate::value::{FromSql, SqlRef, SqlValue, ToSql};
 
 /// The largest string, BLOB or row a Durable Object's SQLite accepts.
@@ -514,14 +515,37 @@ pub fn position(index: usize) -> i64 {
 }
 
 /// Parses a KV value. JSON that does not parse (malformed, truncated, nested deeper than 128
-/// levels) is an error naming the key and the place.
+/// levels) is an error naming the key and the place. Lone UTF-16 surrogate escapes are kept
+/// (see [`crate::surrogate`]).
 pub fn parse(kv_key: &str, text: &str) -> Result<Value, crate::Error> {
-    serde_json::from_str(text).map_err(|e| crate::Error::json_in(kv_key, &e, text))
+    let encoded = surrogate::encode(text);
+    serde_json::from_str(&encoded).map_err(|e| json_error(kv_key, text, &encoded, &e))
 }
 
-/// Compact JSON text, as `JSON.stringify` writes it.
+/// Parses JSON text that kv2sql wrote (an exported value), lone surrogate escapes included.
+pub fn from_text(text: &str) -> Result<Value, serde_json::Error> {
+    serde_json::from_str(&surrogate::encode(text))
+}
+
+/// The error serde_json found in `encoded`, the encoded form of the KV value `text`, placed
+/// (line and column) in `text` itself.
+pub fn json_error(kv_key: &str, text: &str, encoded: &str, e: &serde_json::Error) -> crate::Error {
+    let (line, column) = (e.line(), e.column());
+    let mut message = e.to_string();
+    let suffix = format!(" at line {line} column {column}");
+    if line == 0 || text.len() == encoded.len() || !message.ends_with(&suffix) || text.starts_with('\u{feff}') {
+        return crate::Error::json_in(kv_key, e, text);
+    }
+    let original_line = text.split('\n').nth(line - 1).unwrap_or("");
+    let column = surrogate::original_column(original_line, column);
+    message.truncate(message.len() - suffix.len());
+    message.push_str(&format!(" at line {line} column {column}"));
+    crate::Error::Json { kv_key: kv_key.to_string(), message, line, column }
+}
+
+/// Compact JSON text, as `JSON.stringify` writes it (lone surrogates as escapes again).
 pub fn to_text(v: &Value) -> String {
-    serde_json::to_string(v).expect("a JSON value serialises")
+    surrogate::decode(serde_json::to_string(v).expect("a JSON value serialises"))
 }
 
 /// Records a row's primary key while extracting; a key seen before is an error naming both

@@ -25,6 +25,7 @@ pub mod report;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod stream;
+pub mod surrogate;
 pub mod sync;
 pub mod value;
 

@@ -50,7 +50,9 @@ const LAST_REPORT: &str = "kv2sql:last_report";
 const LAST_ERROR: &str = "kv2sql:last_error";
 
 fn json_response(status: u16, v: &Value) -> Result<Response> {
-    let mut r = Response::from_json(v)?.with_status(status);
+    // `to_text` writes strings holding lone surrogates back as their escapes.
+    let mut r = Response::ok(kv2sql_runtime::json::to_text(v))?.with_status(status);
+    r.headers_mut().set("Content-Type", "application/json")?;
     r.headers_mut().set("Cache-Control", "no-store")?;
     Ok(r)
 }
