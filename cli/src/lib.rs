@@ -13,6 +13,8 @@ use rusqlite::Connection;
 
 pub use generated::MigrateOptions;
 
+pub mod pull;
+
 /// Seconds since the Unix epoch (turns `expiration_ttl` into an expiration).
 pub fn now_unix() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
