@@ -37,13 +37,17 @@ const write = (mf, method, path, body, opts = {}) =>
 
 /** `wrangler kv bulk put <file> --local --persist-to <dir>`, as an operator rolls back. */
 function wranglerBulkPut(file, dir) {
+  const r = runBulkPut(file, dir);
+  assert.equal(r.status, 0, `wrangler kv bulk put failed: ${r.stderr}\n${r.stdout}`);
+}
+
+function runBulkPut(file, dir) {
   assert.ok(existsSync(WRANGLER), `${WRANGLER} is missing: run scripts/setup.sh`);
-  const r = spawnSync(
+  return spawnSync(
     WRANGLER,
     ["kv", "bulk", "put", file, "--binding", "ROADMAP_KV", "--local", "--persist-to", dir],
     { cwd: WORKER_DIR, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, encoding: "utf8" },
   );
-  assert.equal(r.status, 0, `wrangler kv bulk put failed: ${r.stderr}\n${r.stdout}`);
 }
 
 /** Every key of the local namespace wrangler persisted in `dir`, read with Miniflare. */
@@ -180,6 +184,37 @@ describe("rollback keeps v2's writes", () => {
     assert.equal(items.find((i) => i.id === "r_b84d02f6").title, "Edited in v2");
     const feed = (await call(w.mf, "/api/feed", { key: null })).json.events;
     assert.equal(feed[0].id, events[0].id);
+  });
+});
+
+describe("rollback when a cache entry expired meanwhile", () => {
+  let dir;
+  before(() => {
+    dir = tempDir("kv2sql-rollback-expired-");
+  });
+  after(() => removeDir(dir));
+
+  test("scripts/drop-expired.mjs leaves out what KV would refuse; the rest goes in", async () => {
+    const past = Math.floor(Date.now() / 1000) - 10;
+    const dump = loadDump().map((e) => (e.key.startsWith("roadmap:agent-cache:") ? { ...e, expiration: past } : e));
+    const file = join(dir, "export.json");
+    writeFileSync(file, JSON.stringify(dump));
+    const refused = runBulkPut(file, join(dir, "refused"));
+    assert.notEqual(refused.status, 0, "KV refuses an expired entry, and with it the whole bulk put");
+    assert.match(refused.stderr + refused.stdout, /[Ii]nvalid expiration/);
+    const out = join(dir, "rollback.json");
+    const r = spawnSync(process.execPath, [join(WORKER_DIR, "..", "scripts", "drop-expired.mjs"), file, out], {
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /dropped roadmap:agent-cache:/);
+    wranglerBulkPut(out, join(dir, "kv"));
+    const back = await readPersistedKv(join(dir, "kv"));
+    const expected = dump.filter((e) => !e.key.startsWith("roadmap:agent-cache:"));
+    assert.deepEqual(
+      back.map((e) => [e.key, e.text]),
+      expected.map((e) => [e.key, e.value]).sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
   });
 });
 
