@@ -1,21 +1,25 @@
 //! The write side of v2: create, edit and delete items, add events.
 //!
-//! A write is a v1 operation applied to the v1 value rebuilt from the tables, written back
-//! through the generated writer of that one source: the new value is extracted (parsed and
-//! checked against the mapping, exactly as a migration does) and compared with the stored
-//! rows, and only the rows that differ are written, every value bound. So the tables never hold
-//! a row that `export` cannot turn back into a valid v1 value, and a rollback (`GET
-//! /api/export` → `wrangler kv bulk put`) carries v2's writes in v1's format.
+//! Every write leaves the tables exactly as a migration of the resulting v1 value would, so
+//! `export` always gives back a valid v1 value carrying v2's writes, and a rollback (`GET
+//! /api/export` → `wrangler kv bulk put`) brings them to v1 in v1's format:
+//!
+//! * a create extracts the new item alone through the generated code (checked against the
+//!   mapping like any KV value) and inserts its rows after the last item;
+//! * an edit changes the item's row through its generated row struct, by primary key;
+//! * a delete and an event are v1 operations on the v1 value rebuilt from the tables, written
+//!   back through the source's generated writer, which writes only the rows that differ.
 //!
 //! Like v1's `saveData`, an items write sets the envelope's `updatedAt` and bumps its
 //! `writeVersion`; like v1's `recordEvent`, an event goes first and the blob keeps the newest
-//! 200 (the events that drop out stay in the `events` table, for the feed).
+//! 200 (the events that drop out stay in the `events` table, for the feed). Every value is bound.
 //!
 //! The caller supplies the clock and the new ids ([`WriteCx`]), and runs each write in one
 //! transaction.
 
 use kv2sql_generated::{event_log, items_doc};
-use kv2sql_runtime::{Error, KvEntry, KvSnapshot, SqlExecutor, SqlRef};
+use kv2sql_runtime::json::{Cx, Json, JsonColumn};
+use kv2sql_runtime::{Error, KvEntry, KvSnapshot, Path, Row, SqlExecutor, SqlRef};
 use serde_json::{json, Map, Value};
 
 use crate::derive_status;
@@ -175,7 +179,7 @@ fn load_items(db: &mut dyn SqlExecutor) -> Result<Value, Error> {
     match items_doc::export(db)?.first() {
         Some(entry) => parse_value(entry, "items_doc"),
         None => {
-            let cx = kv2sql_runtime::json::Cx { kv_key: ITEMS_KEY };
+            let cx = Cx { kv_key: ITEMS_KEY };
             Ok(kv2sql_roadmap::v1::upgrade_items(json!({"version": 1, "items": []}), &cx)?)
         }
     }
@@ -279,21 +283,77 @@ fn new_item(body: &Value, cx: &WriteCx) -> Result<Value, WriteError> {
 }
 
 /// `POST /api/items`: appends a new item (v1 appends: it goes last in display order).
+///
+/// The item alone is extracted (checked against the mapping like any KV value) and its rows
+/// inserted after the last item; the envelope row gets v1's `saveData` bump. So a create writes
+/// the item's rows and the envelope's, whatever the size of the board. Into a database without
+/// an items envelope yet, the whole (new) blob is written instead.
 pub fn create_item(db: &mut dyn SqlExecutor, body: &Value, cx: &WriteCx) -> Result<Value, WriteError> {
     let item = new_item(body, cx)?;
     let id = item["id"].as_str().unwrap_or_default().to_string();
-    let mut doc = load_items(db)?;
-    let list = items_mut(&mut doc)?;
-    if position_of(list, &id).is_some() {
+    if select_one::<items_doc::ItemsRow>(db, "id", &id)?.is_some() {
         return Err(WriteError::Exists(id));
     }
-    list.push(item.clone());
-    commit_items(db, doc, cx)?;
+    if select_one::<items_doc::ItemsDocRow>(db, "kv_key", ITEMS_KEY)?.is_none() {
+        let mut doc = load_items(db)?;
+        items_mut(&mut doc)?.push(item.clone());
+        commit_items(db, doc, cx)?;
+        return Ok(item);
+    }
+    insert_item_rows(db, &item)?;
+    touch_envelope(db, ITEMS_KEY, cx)?;
     Ok(item)
 }
 
+/// Extracts one item as the only item of a blob and inserts its rows (not the envelope's),
+/// the item placed after the last one.
+fn insert_item_rows(db: &mut dyn SqlExecutor, item: &Value) -> Result<(), Error> {
+    let blob = json!({"version": kv2sql_roadmap::v1::CURRENT_VERSION, "writeVersion": 0, "items": [item]});
+    let snapshot = snapshot_of(ITEMS_KEY, &blob)?;
+    let table = <items_doc::ItemsRow as Row>::TABLE;
+    let sql = format!("SELECT coalesce(max(\"position\") + 1, 0) FROM \"{table}\" WHERE \"doc_key\" = ?1");
+    let next = match db.query(&sql, &[SqlRef::Text(ITEMS_KEY)])?.into_iter().next().and_then(|r| r.into_iter().next()) {
+        Some(v) => <i64 as kv2sql_runtime::value::FromSql>::from_sql(v, "position")?,
+        None => 0,
+    };
+    // A writer that has read no stored rows inserts every row it is given.
+    let mut writer = items_doc::Writer::load(&mut NoRows)?;
+    items_doc::extract_all(&snapshot, &mut |mut rows| {
+        rows.items_doc.clear();
+        for row in &mut rows.items {
+            row.position = next;
+        }
+        writer.write(db, rows, false)
+    })?;
+    Ok(())
+}
+
+/// An executor with empty tables and no writes: what a writer loads when it must insert only.
+struct NoRows;
+
+impl SqlExecutor for NoRows {
+    fn execute(&mut self, sql: &str, _: &[SqlRef<'_>]) -> Result<(), kv2sql_runtime::DbError> {
+        Err(kv2sql_runtime::DbError::Sql { sql: sql.into(), message: "no writes here".into() })
+    }
+    fn query(
+        &mut self,
+        _: &str,
+        _: &[SqlRef<'_>],
+    ) -> Result<Vec<Vec<kv2sql_runtime::SqlValue>>, kv2sql_runtime::DbError> {
+        Ok(Vec::new())
+    }
+    fn execute_script(&mut self, sql: &str) -> Result<(), kv2sql_runtime::DbError> {
+        self.execute(sql, &[])
+    }
+}
+
 /// `PUT /api/items`: sets the given fields of one item (strings trimmed, as v1's PUT) and its
-/// `updatedAt`.
+/// `updatedAt`, and bumps the envelope as v1's `saveData`. Answers `{id, updatedAt}` and the
+/// fields set.
+///
+/// Unlike the other writes, an edit touches exactly two rows whatever the size of the board:
+/// the item's row and the envelope's, read by primary key, changed through the generated row
+/// structs (whose types are the mapping's) and written back with their `UPDATE`.
 pub fn edit_item(db: &mut dyn SqlExecutor, body: &Value, cx: &WriteCx) -> Result<Value, WriteError> {
     let obj = body_object(body, EDIT_FIELDS)?;
     let id = string_field(obj, "id", true)?.unwrap_or_default();
@@ -303,24 +363,58 @@ pub fn edit_item(db: &mut dyn SqlExecutor, body: &Value, cx: &WriteCx) -> Result
             EDIT_FIELDS[1..].join(", ")
         )));
     }
-    let mut changes = Map::new();
-    for key in ["title", "description", "githubUrl"] {
-        if let Some(s) = string_field(obj, key, false)? {
-            changes.insert(key.into(), s.into());
-        }
+    let title = string_field(obj, "title", false)?;
+    let description = string_field(obj, "description", false)?;
+    let github_url = string_field(obj, "githubUrl", false)?;
+    let github_data = github_data_field(obj)?;
+    let mut row: items_doc::ItemsRow = select_one(db, "id", &id)?.ok_or_else(|| WriteError::NotFound(id.clone()))?;
+    let mut edited = Map::new();
+    edited.insert("id".into(), id.into());
+    if let Some(t) = title {
+        edited.insert("title".into(), t.clone().into());
+        row.title = t;
     }
-    if let Some(gd) = github_data_field(obj)? {
-        changes.insert("githubData".into(), gd);
+    if let Some(d) = description {
+        edited.insert("description".into(), d.clone().into());
+        row.description = d;
     }
-    changes.insert("updatedAt".into(), cx.now.clone().into());
-    let mut doc = load_items(db)?;
-    let list = items_mut(&mut doc)?;
-    let at = position_of(list, &id).ok_or(WriteError::NotFound(id))?;
-    let item = list[at].as_object_mut().ok_or_else(|| bad("/id", "the id of an item object", &Value::Null))?;
-    item.extend(changes);
-    let edited = Value::Object(item.clone());
-    commit_items(db, doc, cx)?;
-    Ok(edited)
+    if let Some(u) = github_url {
+        edited.insert("githubUrl".into(), u.clone().into());
+        row.github_url = u;
+    }
+    if let Some(gd) = github_data {
+        row.github_data = match &gd {
+            Value::Null => None,
+            v => Some(
+                Json::from_json(v, &Cx { kv_key: ITEMS_KEY }, &Path::ROOT.key("githubData")).map_err(Error::from)?,
+            ),
+        };
+        edited.insert("githubData".into(), gd);
+    }
+    row.updated_at = cx.now.clone();
+    edited.insert("updatedAt".into(), cx.now.clone().into());
+    db.execute(<items_doc::ItemsRow as Row>::UPDATE, &row.params()).map_err(Error::from)?;
+    touch_envelope(db, &row.doc_key, cx)?;
+    Ok(Value::Object(edited))
+}
+
+/// One row by its one-column primary key.
+fn select_one<R: Row>(db: &mut dyn SqlExecutor, key_column: &str, key: &str) -> Result<Option<R>, Error> {
+    let sql = format!("{} WHERE \"{key_column}\" = ?1", R::SELECT);
+    let rows = db.query(&sql, &[SqlRef::Text(key)])?;
+    Ok(rows.into_iter().next().map(R::from_row).transpose()?)
+}
+
+/// v1's `saveData` on the envelope row alone: `writeVersion` + 1, `updatedAt` now.
+fn touch_envelope(db: &mut dyn SqlExecutor, doc_key: &str, cx: &WriteCx) -> Result<(), Error> {
+    let mut doc: items_doc::ItemsDocRow = select_one(db, "kv_key", doc_key)?.ok_or_else(|| Error::Export {
+        table: "items_doc".into(),
+        message: format!("an item belongs to {doc_key:?}, which has no envelope row"),
+    })?;
+    doc.write_version += 1;
+    doc.updated_at = Some(cx.now.clone());
+    db.execute(<items_doc::ItemsDocRow as Row>::UPDATE, &doc.params())?;
+    Ok(())
 }
 
 /// `DELETE /api/items` (`{"id"}`): removes one item and everything nested in it; the items

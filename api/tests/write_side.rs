@@ -54,7 +54,9 @@ fn create_appends_a_v1_item_and_bumps_write_version() {
     let conn = migrated();
     let mut db = Sqlite::new(&conn);
     let body = json!({"title": "  New thing ", "description": "d", "githubUrl": "", "agent": agent()});
+    let changes = conn.total_changes();
     let item = create_item(&mut db, &body, &cx(1)).unwrap();
+    assert_eq!(conn.total_changes() - changes, 3, "the item's row, its contributor's and the envelope's");
     assert_eq!(item["id"], "r_00000001");
     let doc = exported(&conn, "roadmap:items");
     let before = v1_value("roadmap:items");
@@ -103,9 +105,11 @@ fn delete_removes_the_item_and_its_children() {
     let conn = migrated();
     let mut db = Sqlite::new(&conn);
     delete_item(&mut db, &json!({"id": "r_3f9a1c2e"}), &cx(3)).unwrap();
+    // A create after the delete goes last, after the items that moved up.
+    create_item(&mut db, &json!({"title": "After", "agent": agent()}), &cx(4)).unwrap();
     let ids: Vec<String> =
         items(&mut db).unwrap()["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().into()).collect();
-    assert_eq!(ids, ["r_b84d02f6", "r_c0ffee42", "r_9d8e7f60"]);
+    assert_eq!(ids, ["r_b84d02f6", "r_c0ffee42", "r_9d8e7f60", "r_00000004"]);
     for table in ["contributors", "deliverables", "ratings", "goals"] {
         let n: i64 = conn
             .query_row(&format!("SELECT count(*) FROM \"{table}\" WHERE item_id = 'r_3f9a1c2e'"), [], |r| r.get(0))
@@ -223,4 +227,43 @@ fn an_event_id_already_retired_is_refused() {
     conn.execute("UPDATE events SET position = NULL WHERE id = ?1", [&id]).unwrap();
     let c = WriteCx { now: "2026-03-01T00:00:00.000Z".into(), new_id: id.trim_start_matches("e_").into() };
     assert_eq!(add_event(&mut db, &json!({"type": "x"}), &c).unwrap_err().status(), 409);
+}
+
+#[test]
+fn an_edit_of_every_field_writes_two_rows_and_exports_as_v1() {
+    let conn = migrated();
+    let mut db = Sqlite::new(&conn);
+    let gd = json!({"type": "issue", "number": 7, "title": "t", "state": "closed", "merged": false,
+        "assignees": [], "labels": ["x"], "fetchedAt": "2026-03-01T00:00:00.000Z"});
+    let body = json!({"id": "r_c0ffee42", "title": " T ", "description": "D", "githubUrl": "https://github.com/a/b/issues/7", "githubData": gd});
+    let changes = conn.total_changes();
+    let edited = edit_item(&mut db, &body, &cx(8)).unwrap();
+    assert_eq!(conn.total_changes() - changes, 2, "the item's row and the envelope's");
+    assert_eq!(
+        edited,
+        json!({"id": "r_c0ffee42", "title": "T", "description": "D", "githubUrl": "https://github.com/a/b/issues/7",
+            "githubData": gd, "updatedAt": "2026-03-01T00:00:08.000Z"})
+    );
+    let doc = exported(&conn, "roadmap:items");
+    let item = doc["items"].as_array().unwrap().iter().find(|i| i["id"] == "r_c0ffee42").unwrap().clone();
+    let mut expected = v1_value("roadmap:items")["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "r_c0ffee42")
+        .unwrap()
+        .clone();
+    for (k, v) in edited.as_object().unwrap() {
+        expected[k] = v.clone();
+    }
+    assert_eq!(item, expected);
+    assert_eq!(doc["updatedAt"], "2026-03-01T00:00:08.000Z");
+    edit_item(&mut db, &json!({"id": "r_c0ffee42", "githubData": null}), &cx(9)).unwrap();
+    let doc = exported(&conn, "roadmap:items");
+    assert_eq!(
+        doc["items"].as_array().unwrap().iter().find(|i| i["id"] == "r_c0ffee42").unwrap()["githubData"],
+        Value::Null
+    );
+    assert_eq!(doc["writeVersion"], v1_value("roadmap:items")["writeVersion"].as_i64().unwrap() + 2);
+    assert_export_round_trips(&conn);
 }
