@@ -1,5 +1,8 @@
 //! The read side of v2, over any [`SqlExecutor`] (rusqlite natively, `SqlStorage` in the
-//! Durable Object): what `GET /api/items`, `GET /api/feed` and the agent cache serve.
+//! Durable Object): what `GET /api/items`, `GET /api/feed` and the agent cache serve. The write
+//! side (items and events) is in [`write`].
+
+pub mod write;
 
 use kv2sql_generated::{agent_cache, event_log, items_doc};
 use kv2sql_runtime::{Error, Row, SqlExecutor, SqlRef, SqlValue};

@@ -2,6 +2,7 @@
 //! bundled), one transaction per run. The `kv2sql` binary is a thin command line over this.
 
 pub mod files;
+pub mod pull;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -117,6 +117,37 @@ enum Command {
         #[arg(long, default_value = "mapping.yaml")]
         mapping: PathBuf,
     },
+    /// Dump a real namespace with wrangler (`kv key list`, then `kv key get` per key): keys,
+    /// exact values, expirations and metadata, written atomically as a `wrangler kv bulk` file.
+    Pull {
+        /// The namespace's binding in the wrangler configuration.
+        #[arg(long, required_unless_present = "namespace_id", conflicts_with = "namespace_id")]
+        binding: Option<String>,
+        /// The namespace's id.
+        #[arg(long)]
+        namespace_id: Option<String>,
+        /// Wrangler's local KV instead of the real namespace.
+        #[arg(long)]
+        local: bool,
+        /// The local KV's folder (wrangler's `--persist-to`).
+        #[arg(long, requires = "local")]
+        persist_to: Option<PathBuf>,
+        /// Only keys with this prefix.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// The wrangler configuration file (wrangler's `--config`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The wrangler program (default: `npx wrangler`).
+        #[arg(long)]
+        wrangler: Option<PathBuf>,
+        /// How many values are read at once.
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
+        /// The dump file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn progress(msg: &str) {
@@ -451,6 +482,35 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(format, &e, None),
+            }
+        }
+        Command::Pull { binding, namespace_id, local, persist_to, prefix, config, wrangler, jobs, out } => {
+            use kv2sql::pull::{Location, Namespace, PullOptions};
+            let opts = PullOptions {
+                wrangler: match wrangler {
+                    Some(p) => vec![p.display().to_string()],
+                    None => vec!["npx".into(), "wrangler".into()],
+                },
+                namespace: match (binding, namespace_id) {
+                    (Some(b), _) => Namespace::Binding(b),
+                    (None, id) => Namespace::Id(id.unwrap_or_default()),
+                },
+                location: if local { Location::Local(persist_to) } else { Location::Remote },
+                config,
+                prefix,
+                jobs,
+            };
+            progress("listing keys and reading values with wrangler");
+            match kv2sql::pull::pull(&opts, &out) {
+                Ok(n) => {
+                    progress_done();
+                    match format {
+                        Format::Json => println!("{}", serde_json::json!({"ok": true, "entries": n, "file": out})),
+                        Format::Text => println!("pulled {n} KV entries into {}", out.display()),
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format, &Error::Dump(e.0)),
             }
         }
         Command::Validate { mapping } => match load_model(&mapping) {

@@ -13,6 +13,8 @@
 //! | `GET /api/export`          | admin | the rebuilt v1 KV values, `wrangler kv bulk` JSON      |
 //! | `GET /api/items`           | none  | the v2 read API                                        |
 //! | `GET /api/feed`            | none  | the v2 read API (`?type=&itemId=&limit=`)              |
+//! | `POST/PUT/DELETE /api/items` | admin | v2 writes: create, edit, delete an item (JSON body)  |
+//! | `POST /api/events`         | admin | v2 writes: add an event (JSON body)                    |
 //!
 //! The Worker never writes, deletes or expires a KV key.
 
@@ -22,6 +24,7 @@ mod kvread;
 mod selftest;
 mod sqltext;
 mod v2write;
+mod write;
 
 use kv2sql_generated as generated;
 
@@ -41,8 +44,10 @@ pub const DO_BINDING: &str = "MIGRATOR";
 pub const DO_NAME: &str = "main";
 /// The secret (or var) holding the admin key.
 pub const ADMIN_KEY: &str = "ADMIN_KEY";
-/// No route needs a request body; anything larger than this is refused with 413.
+/// Routes without a JSON body refuse a body larger than this with 413.
 pub const MAX_BODY: usize = 1024;
+/// The largest JSON body a write route takes (413 above).
+pub const MAX_WRITE_BODY: usize = 64 * 1024;
 
 /// Durable Object storage keys (its transactional KV, not SQLite: a second identical migration
 /// must write no SQLite row).
@@ -111,6 +116,27 @@ async fn body_too_large(req: &mut Request) -> Result<bool> {
     Ok(declared_too_large || seen > MAX_BODY)
 }
 
+/// A write route's body, or `None` when it is larger than [`MAX_WRITE_BODY`] (drained up to
+/// [`MAX_DRAIN`], nothing kept).
+async fn write_body(req: &mut Request) -> Result<Option<Vec<u8>>> {
+    if req.inner().body().is_none() {
+        return Ok(Some(Vec::new()));
+    }
+    let mut stream = req.stream()?;
+    let mut body = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        seen += chunk.len();
+        if seen <= MAX_WRITE_BODY {
+            body.extend_from_slice(&chunk);
+        } else if seen > MAX_DRAIN {
+            break;
+        }
+    }
+    Ok((seen <= MAX_WRITE_BODY).then_some(body))
+}
+
 #[event(fetch)]
 pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
@@ -120,11 +146,18 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
         "/api/cutover" if req.method() == Method::Delete => (Method::Delete, true),
         "/api/cutover" => (Method::Post, true),
         "/api/migrate/status" | "/api/export" => (Method::Get, true),
+        "/api/items" if matches!(req.method(), Method::Post | Method::Put | Method::Delete) => (req.method(), true),
+        "/api/events" => (Method::Post, true),
         "/api/items" | "/api/feed" => (Method::Get, false),
         _ => return error_response(404, "not_found", "no such route"),
     };
+    let writes = path == "/api/events" || (path == "/api/items" && allowed != Method::Get);
     if req.method() != allowed {
-        let allow = if path == "/api/cutover" { "POST, DELETE" } else { allowed.as_ref() };
+        let allow = match path.as_str() {
+            "/api/cutover" => "POST, DELETE",
+            "/api/items" => "GET, POST, PUT, DELETE",
+            _ => allowed.as_ref(),
+        };
         let mut r = error_response(405, "method_not_allowed", &format!("use {allow}"))?;
         r.headers_mut().set("Allow", allow)?;
         return Ok(r);
@@ -140,11 +173,18 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response
             return Ok(r);
         }
     }
-    if body_too_large(&mut req).await? {
-        return error_response(413, "too_large", &format!("request bodies are not used; at most {MAX_BODY} bytes"));
-    }
     let url = req.url()?;
     let mut init = RequestInit::new();
+    if writes {
+        match write_body(&mut req).await? {
+            Some(body) => init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into())),
+            None => {
+                return error_response(413, "too_large", &format!("a write body is at most {MAX_WRITE_BODY} bytes"))
+            }
+        };
+    } else if body_too_large(&mut req).await? {
+        return error_response(413, "too_large", &format!("request bodies are not used; at most {MAX_BODY} bytes"));
+    }
     init.with_method(allowed);
     let forwarded = Request::new_with_init(url.as_str(), &init)?;
     let stub = env.durable_object(DO_BINDING)?.id_from_name(DO_NAME)?.get_stub()?;
@@ -247,7 +287,7 @@ impl DurableObject for Migrator {
         Migrator { state, env, schema_error: std::cell::RefCell::new(schema_error) }
     }
 
-    async fn fetch(&self, req: Request) -> Result<Response> {
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
         let storage = DoStorage::of(&self.state);
         if self.schema_error.borrow().is_some() {
             let retry = apply_schema(&storage);
@@ -280,6 +320,10 @@ impl DurableObject for Migrator {
                 let q = feed_query(&url);
                 read_response(kv2sql_api::feed(&mut DoSql::new(&storage), &q))
             }
+            (Method::Post, "/api/items") => write::run(&storage, &mut req, kv2sql_api::write::create_item).await,
+            (Method::Put, "/api/items") => write::run(&storage, &mut req, kv2sql_api::write::edit_item).await,
+            (Method::Delete, "/api/items") => write::run(&storage, &mut req, kv2sql_api::write::delete_item).await,
+            (Method::Post, "/api/events") => write::run(&storage, &mut req, kv2sql_api::write::add_event).await,
             _ => error_response(404, "not_found", "no such route"),
         }
     }

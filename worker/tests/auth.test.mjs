@@ -83,11 +83,14 @@ describe("with an ADMIN_KEY", () => {
       assert.equal(r.status, 405, `${method}: ${r.text}`);
       assert.equal(r.headers.get("allow"), "POST");
     }
-    for (const path of ["/api/export", "/api/migrate/status", "/api/items", "/api/feed"]) {
+    for (const path of ["/api/export", "/api/migrate/status", "/api/feed"]) {
       const r = await call(w.mf, path, { method: "POST" });
       assert.equal(r.status, 405, `${path}: ${r.text}`);
       assert.equal(r.headers.get("allow"), "GET");
     }
+    const items = await call(w.mf, "/api/items", { method: "PATCH" });
+    assert.equal(items.status, 405, items.text);
+    assert.equal(items.headers.get("allow"), "GET, POST, PUT, DELETE");
   });
 
   test("unknown route → 404", async () => {
