@@ -510,7 +510,7 @@ fn main() -> ExitCode {
                     }
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(format, &Error::Dump(e.0)),
+                Err(e) => fail(format, &Error::Dump(e.0), None),
             }
         }
         Command::Validate { mapping } => match load_model(&mapping) {

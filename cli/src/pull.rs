@@ -5,9 +5,8 @@
 //! get` decodes values as UTF-8 text, which would change a binary value or drop a leading
 //! byte-order mark). A value that is valid UTF-8 is written as a string, any other as base64
 //! with `"base64": true`. The dump is written atomically: a temporary file beside the target,
-//! fsync, rename.
+//! fsync, rename (`kv2sql_codegen::io::atomic`, as every file kv2sql writes).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -228,28 +227,6 @@ pub fn entry(listed: &Listed, bytes: Vec<u8>) -> Value {
     Value::Object(o)
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename (and an fsync
-/// of the folder, so that the rename itself survives a crash).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// Lists, reads every value and writes the dump to `out`; returns the number of entries.
 pub fn pull(opts: &PullOptions, out: &Path) -> Result<usize, PullError> {
     let keys = list(opts)?;
@@ -257,7 +234,7 @@ pub fn pull(opts: &PullOptions, out: &Path) -> Result<usize, PullError> {
     let entries: Vec<Value> = keys.iter().zip(values).map(|(k, v)| entry(k, v)).collect();
     let mut text = serde_json::to_string_pretty(&entries).map_err(|e| PullError(e.to_string()))?;
     text.push('\n');
-    write_atomic(out, text.as_bytes()).map_err(|e| PullError(format!("cannot write {}: {e}", out.display())))?;
+    kv2sql_codegen::io::atomic::write_file(out, text.as_bytes()).map_err(|e| PullError(e.to_string()))?;
     Ok(entries.len())
 }
 
@@ -288,18 +265,5 @@ mod tests {
         );
         let k = Listed { name: "b".into(), expiration: None, metadata: None };
         assert_eq!(entry(&k, vec![0xff, 0x00, 0x80]), json!({"key": "b", "value": "/wCA", "base64": true}));
-    }
-
-    #[test]
-    fn writes_atomically_and_leaves_no_temporary_file() {
-        let dir = std::env::temp_dir().join(format!("kv2sql-pull-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("dump.json");
-        write_atomic(&out, b"[1]").unwrap();
-        write_atomic(&out, b"[2]").unwrap();
-        assert_eq!(std::fs::read(&out).unwrap(), b"[2]");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
-        assert!(write_atomic(&dir.join("missing/dump.json"), b"x").is_err());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
