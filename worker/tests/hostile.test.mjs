@@ -170,4 +170,20 @@ describe("hostile values in KV under workerd", () => {
     await w.kv.delete(key);
     await restore();
   });
+
+  test("a key twice at the top of a streamed value: the last occurrence wins, as JSON.parse", async () => {
+    const v = items();
+    assert.ok(v.items.length > 1, "the example has several items");
+    const first = JSON.stringify([v.items[0]]);
+    // `"items":[…all…]` first, then `"items":[…one…]` at the end of the same object.
+    const text = itemsText.replace(/\}\s*$/, `,"items":${first}}`);
+    assert.notEqual(text, itemsText);
+    assert.equal(JSON.parse(text).items.length, 1, "JSON.parse keeps the last");
+    await w.kv.put(ITEMS, text);
+    const r = await migrate(w.mf);
+    assert.equal(r.status, 200, r.text);
+    const exported = JSON.parse((await exportDump(w.mf)).json.find((e) => e.key === ITEMS).value);
+    assert.deepEqual(exported.items.map((i) => i.id), [v.items[0].id]);
+    await restore();
+  });
 });
