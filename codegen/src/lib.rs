@@ -4,8 +4,10 @@
 //! The pipeline is parse ([`mapping`]) → validate ([`validate`], with located
 //! [`diag::Diagnostics`]) → resolved model ([`ir`]) → emitters ([`emit_sql`] through minijinja
 //! templates, [`emit_rust`] through `quote!` and prettyplease). [`generate`] does no I/O; the
-//! [`io`] module reads the released migrations and writes or checks `generated/`.
+//! [`io`] module reads the released migrations and writes or checks `generated/`. A build
+//! script drives all of it through [`Config`].
 
+pub mod config;
 pub mod diag;
 pub mod emit_rust;
 pub mod emit_sql;
@@ -19,6 +21,7 @@ pub mod validate;
 
 use std::collections::BTreeMap;
 
+pub use config::{Config, Error, GenerateReport};
 use diag::{Diagnostic, Diagnostics};
 use evolve::Snapshot;
 
