@@ -15,14 +15,15 @@ use std::path::{Path, PathBuf};
 
 use crate::io;
 
-/// Why generating failed. Its `Display` is the whole message, ready to print.
+/// Why generating failed. Its `Display` is the whole message, ready to print, starting with
+/// `error:` like a compiler's.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A required option is missing.
-    #[error("kv2sql_codegen::Config: {0}")]
+    #[error("error: kv2sql_codegen::Config: {0}")]
     Option(&'static str),
-    /// Reading, writing or removing a file failed.
-    #[error("{path}: {message}")]
+    /// Reading, writing or removing a file failed. `message` names `path` and says what happened.
+    #[error("error: {message}")]
     Io { path: PathBuf, message: String },
     /// The mapping has mistakes: the rendered, located diagnostics (`file:line:col`).
     #[error("{0}")]
@@ -33,13 +34,14 @@ pub enum Error {
     )]
     Stale { out_dir: PathBuf, diff: String },
     /// A released migration in `<out_dir>/migrations` cannot be read.
-    #[error("released migrations: {0}; restore the file from version control")]
+    #[error("error: released migrations: {0}; restore the file from version control")]
     Released(String),
 }
 
 impl Error {
-    pub(crate) fn io(path: &Path, message: impl Into<String>) -> Self {
-        Error::Io { path: path.to_path_buf(), message: message.into() }
+    /// An I/O error about `path`; `message` names it and says what happened.
+    pub(crate) fn io(path: &Path, message: String) -> Self {
+        Error::Io { path: path.to_path_buf(), message }
     }
 }
 
@@ -110,9 +112,13 @@ impl Config {
             println!("cargo:rerun-if-changed={}", mapping.display());
             println!("cargo:rerun-if-changed={}", out_dir.join("migrations").display());
         }
-        let text = std::fs::read_to_string(mapping).map_err(|e| Error::io(mapping, format!("cannot read: {e}")))?;
+        let text = std::fs::read_to_string(mapping)
+            .map_err(|e| Error::io(mapping, format!("cannot read {}: {e}", mapping.display())))?;
         if !out_dir.is_dir() {
-            return Err(Error::io(&out_dir, "the output directory does not exist (create it, or fix the path)"));
+            return Err(Error::io(
+                &out_dir,
+                format!("the output directory {} does not exist: create it, or fix the path", out_dir.display()),
+            ));
         }
         let released = io::read_released(&out_dir).map_err(Error::Released)?;
         let name = self.file_name.clone().unwrap_or_else(|| file_name_of(mapping));

@@ -58,14 +58,16 @@ pub fn write(generated_dir: &Path, g: &Generated) -> Result<(Vec<PathBuf>, Vec<P
             continue;
         }
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| Error::io(parent, format!("cannot create the directory: {e}")))?;
+            fs::create_dir_all(parent)
+                .map_err(|e| Error::io(parent, format!("cannot create the directory {}: {e}", parent.display())))?;
         }
         atomic::write_file(&path, contents.as_bytes()).map_err(|e| Error::io(&path, e.to_string()))?;
         written.push(path);
     }
     let mut removed = Vec::new();
     for path in stale(generated_dir, g) {
-        fs::remove_file(&path).map_err(|e| Error::io(&path, format!("cannot remove the stale file: {e}")))?;
+        fs::remove_file(&path)
+            .map_err(|e| Error::io(&path, format!("cannot remove the stale file {}: {e}", path.display())))?;
         removed.push(path);
     }
     Ok((written, removed))
