@@ -70,7 +70,7 @@ enum Command {
         #[arg(long)]
         undo: bool,
     },
-    /// Rebuild the v1 KV values from the database, as a bulk dump.
+    /// Rebuild the KV values from the database, as a bulk dump.
     Export {
         /// SQLite database file (must exist).
         #[arg(long)]
