@@ -268,7 +268,7 @@ pub fn emit(model: &Model, migrations: &[(i64, String)], mapping_file: &str) -> 
         #(#sources)*
     };
     let parsed: syn::File = syn::parse2(file).expect("generated Rust parses");
-    prettyplease::unparse(&parsed)
+    crate::layout::space_items(&prettyplease::unparse(&parsed))
 }
 
 fn emit_source(m: &Model, s: usize) -> TokenStream {

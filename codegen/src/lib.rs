@@ -14,6 +14,7 @@ pub mod emit_sql;
 pub mod evolve;
 pub mod io;
 pub mod ir;
+pub mod layout;
 pub mod locate;
 pub mod mapping;
 pub mod sql;
