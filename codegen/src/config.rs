@@ -2,9 +2,9 @@
 //!
 //! ```no_run
 //! fn main() {
-//!     if let Err(e) = kv2sql_codegen::Config::new().mapping("mapping.yaml").generate() {
-//!         panic!("{e}");
-//!     }
+//!     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+//!     let result = kv2sql_codegen::Config::new().mapping("mapping.yaml").out_dir(&dir).generate();
+//!     if let Err(e) = result { eprintln!("{e}"); std::process::exit(1) }
 //! }
 //! ```
 //!
