@@ -11,6 +11,9 @@
 //! [`Config::generate`] never exits the process and prints nothing but the cargo directives
 //! (when asked); every failure is an [`Error`] value whose `Display` is the message to show.
 
+// The example is a whole build.rs, `fn main` included.
+#![allow(clippy::needless_doctest_main)]
+
 use std::path::{Path, PathBuf};
 
 use crate::io;
