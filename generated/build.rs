@@ -4,6 +4,9 @@
 
 fn main() {
     let manifest = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let mapping = manifest.join("../mapping.yaml");
-    kv2sql_codegen::io::build_script(&mapping, &manifest);
+    let result = kv2sql_codegen::Config::new().mapping(manifest.join("../mapping.yaml")).out_dir(&manifest).generate();
+    if let Err(e) = result {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
 }

@@ -70,7 +70,7 @@ enum Command {
         #[arg(long)]
         undo: bool,
     },
-    /// Rebuild the v1 KV values from the database, as a bulk dump.
+    /// Rebuild the KV values from the database, as a bulk dump.
     Export {
         /// SQLite database file (must exist).
         #[arg(long)]
@@ -405,54 +405,41 @@ fn main() -> ExitCode {
             }
         }
         Command::Generate { mapping, out, check } => {
-            let (name, text) = match read_mapping(&mapping) {
-                Ok(t) => t,
-                Err(c) => return c,
-            };
-            let released = match kv2sql_codegen::io::read_released(&out) {
-                Ok(r) => r,
+            let result = kv2sql_codegen::Config::new()
+                .mapping(&mapping)
+                .out_dir(&out)
+                .check(check)
+                .emit_rerun_if_changed(false)
+                .generate();
+            match result {
+                Ok(report) if check => {
+                    debug_assert!(report.written.is_empty() && report.removed.is_empty());
+                    println!("{} is up to date with {}", out.display(), mapping.display());
+                    ExitCode::SUCCESS
+                }
+                Ok(report) => {
+                    for p in &report.written {
+                        println!("wrote {}", p.display());
+                    }
+                    for p in &report.removed {
+                        println!("removed {}", p.display());
+                    }
+                    if report.written.is_empty() && report.removed.is_empty() {
+                        println!("{} is up to date", out.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(kv2sql_codegen::Error::Stale { out_dir, diff }) => {
+                    print!("{diff}");
+                    eprintln!(
+                        "error: {} is stale: run `cargo build` (or `kv2sql generate`) and commit the result",
+                        out_dir.display()
+                    );
+                    ExitCode::FAILURE
+                }
                 Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let generated = match kv2sql_codegen::generate(&name, &text, &released) {
-                Ok(g) => g,
-                Err(d) => {
-                    eprintln!("{d}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            if check {
-                match kv2sql_codegen::io::check(&out, &generated) {
-                    Ok(()) => {
-                        println!("{} is up to date with {}", out.display(), mapping.display());
-                        ExitCode::SUCCESS
-                    }
-                    Err(diff) => {
-                        print!("{diff}");
-                        eprintln!(
-                            "error: {} is stale: run `cargo build` (or `kv2sql generate`) and commit the result",
-                            out.display()
-                        );
-                        ExitCode::FAILURE
-                    }
-                }
-            } else {
-                match kv2sql_codegen::io::write(&out, &generated) {
-                    Ok(changed) => {
-                        for p in &changed {
-                            println!("wrote {}", p.display());
-                        }
-                        if changed.is_empty() {
-                            println!("{} is up to date", out.display());
-                        }
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        ExitCode::FAILURE
-                    }
+                    eprintln!("{}", e.to_string().trim_end());
+                    ExitCode::FAILURE
                 }
             }
         }

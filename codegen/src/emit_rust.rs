@@ -250,7 +250,7 @@ pub fn emit(model: &Model, migrations: &[(i64, String)], mapping_file: &str) -> 
             })
         }
 
-        /// Rebuilds the KV values from the tables: the upgraded v1 values, exactly.
+        /// Rebuilds the KV values from the tables: the values the mapping's upgrade hooks produce, exactly.
         pub fn export(db: &mut dyn SqlExecutor) -> Result<KvSnapshot, Error> {
             let mut entries: Vec<KvEntry> = Vec::new();
             #( entries.extend(#mods::export(db)?); )*
@@ -268,7 +268,7 @@ pub fn emit(model: &Model, migrations: &[(i64, String)], mapping_file: &str) -> 
         #(#sources)*
     };
     let parsed: syn::File = syn::parse2(file).expect("generated Rust parses");
-    prettyplease::unparse(&parsed)
+    crate::layout::space_items(&prettyplease::unparse(&parsed))
 }
 
 fn emit_source(m: &Model, s: usize) -> TokenStream {

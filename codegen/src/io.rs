@@ -6,6 +6,7 @@ pub mod atomic;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::config::Error;
 use crate::evolve::Snapshot;
 use crate::{Generated, Released};
 
@@ -47,26 +48,29 @@ fn stale(generated_dir: &Path, g: &Generated) -> Vec<PathBuf> {
 }
 
 /// Writes the files whose contents changed (so that builds do not loop), each atomically, and
-/// removes stale files of the migration being generated. Returns the paths written or removed.
-/// The error names the file and what happened to it.
-pub fn write(generated_dir: &Path, g: &Generated) -> Result<Vec<PathBuf>, String> {
-    let mut changed = Vec::new();
+/// removes stale files of the migration being generated. Returns the paths written and the paths
+/// removed. The error names the file and what happened to it.
+pub fn write(generated_dir: &Path, g: &Generated) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
+    let mut written = Vec::new();
     for (rel, contents) in &g.files {
         let path = generated_dir.join(rel);
         if fs::read_to_string(&path).ok().as_deref() == Some(contents.as_str()) {
             continue;
         }
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| format!("cannot create the directory {}: {e}", parent.display()))?;
+            fs::create_dir_all(parent)
+                .map_err(|e| Error::io(parent, format!("cannot create the directory {}: {e}", parent.display())))?;
         }
-        atomic::write_file(&path, contents.as_bytes()).map_err(|e| e.to_string())?;
-        changed.push(path);
+        atomic::write_file(&path, contents.as_bytes()).map_err(|e| Error::io(&path, e.to_string()))?;
+        written.push(path);
     }
+    let mut removed = Vec::new();
     for path in stale(generated_dir, g) {
-        fs::remove_file(&path).map_err(|e| format!("cannot remove the stale file {}: {e}", path.display()))?;
-        changed.push(path);
+        fs::remove_file(&path)
+            .map_err(|e| Error::io(&path, format!("cannot remove the stale file {}: {e}", path.display())))?;
+        removed.push(path);
     }
-    Ok(changed)
+    Ok((written, removed))
 }
 
 /// Compares the generated files with the ones on disk; on a difference, returns a readable
@@ -94,39 +98,5 @@ pub fn check(generated_dir: &Path, g: &Generated) -> Result<(), String> {
         Ok(())
     } else {
         Err(report)
-    }
-}
-
-/// What a `build.rs` calls: regenerate `generated/` from the mapping, writing only what changed.
-/// Diagnostics go to stderr and fail the build.
-pub fn build_script(mapping: &Path, generated_dir: &Path) {
-    println!("cargo:rerun-if-changed={}", mapping.display());
-    println!("cargo:rerun-if-changed={}", generated_dir.join("migrations").display());
-    let text = match fs::read_to_string(mapping) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", mapping.display());
-            std::process::exit(1);
-        }
-    };
-    let released = match read_released(generated_dir) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    };
-    let name = mapping.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    match crate::generate(&name, &text, &released) {
-        Ok(g) => {
-            if let Err(e) = write(generated_dir, &g) {
-                eprintln!("error: regenerating {}: {e}", generated_dir.display());
-                std::process::exit(1);
-            }
-        }
-        Err(d) => {
-            eprintln!("{d}");
-            std::process::exit(1);
-        }
     }
 }

@@ -4,14 +4,17 @@
 //! The pipeline is parse ([`mapping`]) → validate ([`validate`], with located
 //! [`diag::Diagnostics`]) → resolved model ([`ir`]) → emitters ([`emit_sql`] through minijinja
 //! templates, [`emit_rust`] through `quote!` and prettyplease). [`generate`] does no I/O; the
-//! [`io`] module reads the released migrations and writes or checks `generated/`.
+//! [`io`] module reads the released migrations and writes or checks `generated/`. A build
+//! script drives all of it through [`Config`].
 
+pub mod config;
 pub mod diag;
 pub mod emit_rust;
 pub mod emit_sql;
 pub mod evolve;
 pub mod io;
 pub mod ir;
+pub mod layout;
 pub mod locate;
 pub mod mapping;
 pub mod sql;
@@ -19,6 +22,7 @@ pub mod validate;
 
 use std::collections::BTreeMap;
 
+pub use config::{Config, Error, GenerateReport};
 use diag::{Diagnostic, Diagnostics};
 use evolve::Snapshot;
 

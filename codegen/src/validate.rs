@@ -203,11 +203,7 @@ impl V {
     fn source(&mut self, s: &TableSpec, path: &str, keys: &mut Vec<(KeyPattern, String)>) {
         let key = match &s.key {
             None => {
-                self.err(
-                    path,
-                    "a source needs `key:`",
-                    "the KV key (`roadmap:items`) or a key pattern (`roadmap:agent-cache:{address}`)",
-                );
+                self.err(path, "a source needs `key:`", "the KV key (`app:items`) or a key pattern (`app:cache:{id}`)");
                 None
             }
             Some(k) => self.key_pattern(&join(path, "key"), k),
@@ -267,7 +263,7 @@ impl V {
 
     fn key_pattern(&mut self, path: &str, k: &str) -> Option<KeyPattern> {
         if k.is_empty() {
-            self.err(path, "the KV key is empty", "write the KV key, e.g. `roadmap:items`");
+            self.err(path, "the KV key is empty", "write the KV key, e.g. `app:items`");
             return None;
         }
         match (k.find('{'), k.find('}')) {
@@ -293,7 +289,7 @@ impl V {
                 self.err(
                     path,
                     format!("the key pattern `{k}` is malformed"),
-                    "a pattern has one capture, at the end: `roadmap:agent-cache:{address}`",
+                    "a pattern has one capture, at the end: `app:cache:{id}`",
                 );
                 None
             }

@@ -15,9 +15,12 @@
     unused_assignments
 )]
 pub use kv2sql_runtime as rt;
+
 use rt::{Error, KvEntry, KvSnapshot, Report, SqlExecutor};
+
 /// The full current schema, for reviewers (the database is built by [`MIGRATIONS`]).
 pub const SCHEMA_SQL: &str = include_str!("../schema.sql");
+
 /// Every schema migration, in order.
 pub const MIGRATIONS: &[rt::migrations::Migration] = &[
     rt::migrations::Migration {
@@ -31,8 +34,10 @@ pub const MIGRATIONS: &[rt::migrations::Migration] = &[
         sql: include_str!("../migrations/0002_null_safe_checks.sql"),
     },
 ];
+
 /// The number of tables the mapping defines.
 pub const TABLE_COUNT: usize = 20usize;
+
 /// Every table the mapping defines: the tables the divergence guard watches.
 pub const TABLES: &[&str] = &[
     "items_doc",
@@ -56,6 +61,7 @@ pub const TABLES: &[&str] = &[
     "scan_state",
     "agent_cache",
 ];
+
 /// How the KV keys a migration reads are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvSource {
@@ -64,6 +70,7 @@ pub enum KvSource {
     /// Every key with this prefix (KV `list` with a prefix).
     Prefix(&'static str),
 }
+
 /// The KV keys and prefixes the mapping reads, in mapping order.
 pub const KV_SOURCES: &[KvSource] = &[
     KvSource::Key("roadmap:items"),
@@ -74,12 +81,14 @@ pub const KV_SOURCES: &[KvSource] = &[
     KvSource::Key("roadmap:github-scan"),
     KvSource::Prefix("roadmap:agent-cache:"),
 ];
+
 /// Whether the mapping has a source for this KV key.
 pub fn is_mapped(key: &str) -> bool {
     key == "roadmap:items" || key == "roadmap:events" || key == "roadmap:message-archive"
         || key == "roadmap:mention-scan" || key == "roadmap:github-map"
         || key == "roadmap:github-scan" || key.starts_with("roadmap:agent-cache:")
 }
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MigrateOptions {
     /// Compute the report but write no table rows. Pending schema migrations still run so
@@ -91,6 +100,7 @@ pub struct MigrateOptions {
     /// extracts while the calling thread writes (on `wasm32` there is only one thread).
     pub single_thread: bool,
 }
+
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
         if let Some(f) = self.progress {
@@ -98,8 +108,10 @@ impl MigrateOptions {
         }
     }
 }
+
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
+
 /// Rows extracted from one source, on their way to its writer.
 pub enum Chunk {
     ItemsDoc(items_doc::Rows),
@@ -110,6 +122,7 @@ pub enum Chunk {
     GithubScanDoc(github_scan_doc::Rows),
     AgentCache(agent_cache::Rows),
 }
+
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
 pub fn extract_all(
     kv: &KvSnapshot,
@@ -151,6 +164,7 @@ pub fn extract_all(
         ],
     )
 }
+
 /// Every source's writer, each loaded (its stored rows read) when the source's first
 /// chunk arrives.
 #[derive(Debug, Default)]
@@ -163,6 +177,7 @@ pub struct Writers {
     github_scan_doc: Option<github_scan_doc::Writer>,
     agent_cache: Option<agent_cache::Writer>,
 }
+
 impl Writers {
     /// Compares a chunk with its source's stored rows and writes the difference.
     pub fn write(
@@ -259,6 +274,7 @@ impl Writers {
             }
         }
     }
+
     /// Loads the writers no chunk has loaded yet.
     pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
         rt::sync::loaded(&mut self.items_doc, || items_doc::Writer::load(db))?;
@@ -279,6 +295,7 @@ impl Writers {
         rt::sync::loaded(&mut self.agent_cache, || agent_cache::Writer::load(db))?;
         Ok(())
     }
+
     /// After the last chunk: retires, then deletes (children first), the rows the
     /// sources no longer have; returns every table's report.
     pub fn finish(
@@ -343,14 +360,17 @@ impl Writers {
         Ok(tables)
     }
 }
+
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
 }
+
 /// The schema version the database is at (0 for a new database).
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
+
 /// Migrates every mapped KV value into the tables: each source's rows are extracted in
 /// chunks (parsed, upgraded and checked), compared with the stored rows and only the
 /// difference is written. Run it inside a transaction: on any error, roll it back and
@@ -385,7 +405,8 @@ pub fn migrate(
         ..Default::default()
     })
 }
-/// Rebuilds the KV values from the tables: the upgraded v1 values, exactly.
+
+/// Rebuilds the KV values from the tables: the values the mapping's upgrade hooks produce, exactly.
 pub fn export(db: &mut dyn SqlExecutor) -> Result<KvSnapshot, Error> {
     let mut entries: Vec<KvEntry> = Vec::new();
     entries.extend(items_doc::export(db)?);
@@ -397,6 +418,7 @@ pub fn export(db: &mut dyn SqlExecutor) -> Result<KvSnapshot, Error> {
     entries.extend(agent_cache::export(db)?);
     KvSnapshot::new(entries)
 }
+
 /// The mapped entries of a snapshot as a migration sees them: parsed, upgraded by the
 /// source's `upgrade` hook, and written back as compact JSON. What `export` must equal.
 pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
@@ -410,6 +432,7 @@ pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
     entries.extend(agent_cache::upgraded(kv)?);
     KvSnapshot::new(entries)
 }
+
 /// KV source `roadmap:items` → table `items_doc` and its children.
 pub mod items_doc {
     use super::rt;
@@ -422,6 +445,7 @@ pub mod items_doc {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /** Table `items_doc`: one row per KV value of `roadmap:items`.
 
  The envelope of the items blob.*/
@@ -438,28 +462,41 @@ pub mod items_doc {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for ItemsDocRow {
         type Key = (String,);
+
         const TABLE: &'static str = "items_doc";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"write_version\", \"updated_at\", \"extra_fields\" FROM \"items_doc\"";
+
         const INSERT: &'static str = "INSERT INTO \"items_doc\" (\"kv_key\", \"version\", \"write_version\", \"updated_at\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"items_doc\" (\"kv_key\", \"version\", \"write_version\", \"updated_at\", \"extra_fields\")";
+
         const COLUMNS: usize = 5usize;
+
         const UPDATE: &'static str = "UPDATE \"items_doc\" SET \"version\" = ?2, \"write_version\" = ?3, \"updated_at\" = ?4, \"extra_fields\" = ?5 WHERE \"kv_key\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"items_doc\" WHERE \"kv_key\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.version.to_sql(), self.write_version.to_sql(),
                 self.updated_at.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -486,9 +523,11 @@ pub mod items_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for ItemsDocRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"write_version\", \"updated_at\", \"extra_fields\" FROM \"items_doc\" ORDER BY \"kv_key\"";
     }
+
     /** Table `items`: one row per element of the array `items` of `items_doc`.
 
  One row per item; `position` is the display order.*/
@@ -573,22 +612,34 @@ pub mod items_doc {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for ItemsRow {
         type Key = (String,);
+
         const TABLE: &'static str = "items";
+
         const SELECT: &'static str = "SELECT \"doc_key\", \"position\", \"id\", \"title\", \"description\", \"github_url\", \"github_data\", \"founder_display_name\", \"founder_btc_address\", \"founder_agent_id\", \"founder_agent_id_absent\", \"founder_profile_url\", \"status\", \"created_at\", \"updated_at\", \"claimed_by_shape\", \"claimed_by_btc_address\", \"claimed_by_display_name\", \"claimed_by_agent_id\", \"claimed_by_agent_id_absent\", \"claimed_by_claimed_at\", \"reputation_average\", \"reputation_count\", \"mentions_count\", \"leader_shape\", \"leader_btc_address\", \"leader_display_name\", \"leader_agent_id\", \"leader_agent_id_absent\", \"leader_profile_url\", \"leader_assigned_at\", \"leader_last_active_at\", \"website_shape\", \"website_url\", \"website_source\", \"website_discovered_at\", \"goal_history_shape\", \"search_terms_shape\", \"extra_fields\" FROM \"items\"";
+
         const INSERT: &'static str = "INSERT INTO \"items\" (\"doc_key\", \"position\", \"id\", \"title\", \"description\", \"github_url\", \"github_data\", \"founder_display_name\", \"founder_btc_address\", \"founder_agent_id\", \"founder_agent_id_absent\", \"founder_profile_url\", \"status\", \"created_at\", \"updated_at\", \"claimed_by_shape\", \"claimed_by_btc_address\", \"claimed_by_display_name\", \"claimed_by_agent_id\", \"claimed_by_agent_id_absent\", \"claimed_by_claimed_at\", \"reputation_average\", \"reputation_count\", \"mentions_count\", \"leader_shape\", \"leader_btc_address\", \"leader_display_name\", \"leader_agent_id\", \"leader_agent_id_absent\", \"leader_profile_url\", \"leader_assigned_at\", \"leader_last_active_at\", \"website_shape\", \"website_url\", \"website_source\", \"website_discovered_at\", \"goal_history_shape\", \"search_terms_shape\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"items\" (\"doc_key\", \"position\", \"id\", \"title\", \"description\", \"github_url\", \"github_data\", \"founder_display_name\", \"founder_btc_address\", \"founder_agent_id\", \"founder_agent_id_absent\", \"founder_profile_url\", \"status\", \"created_at\", \"updated_at\", \"claimed_by_shape\", \"claimed_by_btc_address\", \"claimed_by_display_name\", \"claimed_by_agent_id\", \"claimed_by_agent_id_absent\", \"claimed_by_claimed_at\", \"reputation_average\", \"reputation_count\", \"mentions_count\", \"leader_shape\", \"leader_btc_address\", \"leader_display_name\", \"leader_agent_id\", \"leader_agent_id_absent\", \"leader_profile_url\", \"leader_assigned_at\", \"leader_last_active_at\", \"website_shape\", \"website_url\", \"website_source\", \"website_discovered_at\", \"goal_history_shape\", \"search_terms_shape\", \"extra_fields\")";
+
         const COLUMNS: usize = 39usize;
+
         const UPDATE: &'static str = "UPDATE \"items\" SET \"doc_key\" = ?1, \"position\" = ?2, \"title\" = ?4, \"description\" = ?5, \"github_url\" = ?6, \"github_data\" = ?7, \"founder_display_name\" = ?8, \"founder_btc_address\" = ?9, \"founder_agent_id\" = ?10, \"founder_agent_id_absent\" = ?11, \"founder_profile_url\" = ?12, \"status\" = ?13, \"created_at\" = ?14, \"updated_at\" = ?15, \"claimed_by_shape\" = ?16, \"claimed_by_btc_address\" = ?17, \"claimed_by_display_name\" = ?18, \"claimed_by_agent_id\" = ?19, \"claimed_by_agent_id_absent\" = ?20, \"claimed_by_claimed_at\" = ?21, \"reputation_average\" = ?22, \"reputation_count\" = ?23, \"mentions_count\" = ?24, \"leader_shape\" = ?25, \"leader_btc_address\" = ?26, \"leader_display_name\" = ?27, \"leader_agent_id\" = ?28, \"leader_agent_id_absent\" = ?29, \"leader_profile_url\" = ?30, \"leader_assigned_at\" = ?31, \"leader_last_active_at\" = ?32, \"website_shape\" = ?33, \"website_url\" = ?34, \"website_source\" = ?35, \"website_discovered_at\" = ?36, \"goal_history_shape\" = ?37, \"search_terms_shape\" = ?38, \"extra_fields\" = ?39 WHERE \"id\" = ?3";
+
         const DELETE: &'static str = "DELETE FROM \"items\" WHERE \"id\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.id.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.id.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.doc_key.to_sql(), self.position.to_sql(), self.id.to_sql(), self
@@ -611,6 +662,7 @@ pub mod items_doc {
                 .search_terms_shape.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -770,9 +822,11 @@ pub mod items_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for ItemsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"doc_key\", \"position\", \"id\", \"title\", \"description\", \"github_url\", \"github_data\", \"founder_display_name\", \"founder_btc_address\", \"founder_agent_id\", \"founder_agent_id_absent\", \"founder_profile_url\", \"status\", \"created_at\", \"updated_at\", \"claimed_by_shape\", \"claimed_by_btc_address\", \"claimed_by_display_name\", \"claimed_by_agent_id\", \"claimed_by_agent_id_absent\", \"claimed_by_claimed_at\", \"reputation_average\", \"reputation_count\", \"mentions_count\", \"leader_shape\", \"leader_btc_address\", \"leader_display_name\", \"leader_agent_id\", \"leader_agent_id_absent\", \"leader_profile_url\", \"leader_assigned_at\", \"leader_last_active_at\", \"website_shape\", \"website_url\", \"website_source\", \"website_discovered_at\", \"goal_history_shape\", \"search_terms_shape\", \"extra_fields\" FROM \"items\" ORDER BY \"doc_key\", \"position\"";
     }
+
     /// Table `contributors`: one row per element of the array `contributors` of `items`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct ContributorsRow {
@@ -791,22 +845,34 @@ pub mod items_doc {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for ContributorsRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "contributors";
+
         const SELECT: &'static str = "SELECT \"item_id\", \"position\", \"btc_address\", \"display_name\", \"agent_id\", \"agent_id_absent\", \"extra_fields\" FROM \"contributors\"";
+
         const INSERT: &'static str = "INSERT INTO \"contributors\" (\"item_id\", \"position\", \"btc_address\", \"display_name\", \"agent_id\", \"agent_id_absent\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"contributors\" (\"item_id\", \"position\", \"btc_address\", \"display_name\", \"agent_id\", \"agent_id_absent\", \"extra_fields\")";
+
         const COLUMNS: usize = 7usize;
+
         const UPDATE: &'static str = "UPDATE \"contributors\" SET \"btc_address\" = ?3, \"display_name\" = ?4, \"agent_id\" = ?5, \"agent_id_absent\" = ?6, \"extra_fields\" = ?7 WHERE \"item_id\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"contributors\" WHERE \"item_id\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.item_id.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.item_id.to_sql(), self.position.to_sql(), self.btc_address.to_sql(),
@@ -814,6 +880,7 @@ pub mod items_doc {
                 .to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -848,9 +915,11 @@ pub mod items_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for ContributorsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"btc_address\", \"display_name\", \"agent_id\", \"agent_id_absent\", \"extra_fields\" FROM \"contributors\" ORDER BY \"item_id\", \"position\"";
     }
+
     /** Table `deliverables`: one row per element of the array `deliverables` of `items`.
 
  Manual deliverables have an id; merged-PR ones do not.*/
@@ -879,22 +948,34 @@ pub mod items_doc {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for DeliverablesRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "deliverables";
+
         const SELECT: &'static str = "SELECT \"item_id\", \"position\", \"id\", \"url\", \"title\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"extra_fields\" FROM \"deliverables\"";
+
         const INSERT: &'static str = "INSERT INTO \"deliverables\" (\"item_id\", \"position\", \"id\", \"url\", \"title\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"deliverables\" (\"item_id\", \"position\", \"id\", \"url\", \"title\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"extra_fields\")";
+
         const COLUMNS: usize = 11usize;
+
         const UPDATE: &'static str = "UPDATE \"deliverables\" SET \"id\" = ?3, \"url\" = ?4, \"title\" = ?5, \"added_by_btc_address\" = ?6, \"added_by_display_name\" = ?7, \"added_by_agent_id\" = ?8, \"added_by_agent_id_absent\" = ?9, \"added_at\" = ?10, \"extra_fields\" = ?11 WHERE \"item_id\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"deliverables\" WHERE \"item_id\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.item_id.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.item_id.to_sql(), self.position.to_sql(), self.id.to_sql(), self.url
@@ -904,6 +985,7 @@ pub mod items_doc {
                 .extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -948,9 +1030,11 @@ pub mod items_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for DeliverablesRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"id\", \"url\", \"title\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"extra_fields\" FROM \"deliverables\" ORDER BY \"item_id\", \"position\"";
     }
+
     /// Table `ratings`: one row per element of the array `ratings` of `items`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct RatingsRow {
@@ -975,22 +1059,34 @@ pub mod items_doc {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for RatingsRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "ratings";
+
         const SELECT: &'static str = "SELECT \"item_id\", \"position\", \"agent_id\", \"agent_id_absent\", \"btc_address\", \"display_name\", \"score\", \"review\", \"rated_at\", \"extra_fields\" FROM \"ratings\"";
+
         const INSERT: &'static str = "INSERT INTO \"ratings\" (\"item_id\", \"position\", \"agent_id\", \"agent_id_absent\", \"btc_address\", \"display_name\", \"score\", \"review\", \"rated_at\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"ratings\" (\"item_id\", \"position\", \"agent_id\", \"agent_id_absent\", \"btc_address\", \"display_name\", \"score\", \"review\", \"rated_at\", \"extra_fields\")";
+
         const COLUMNS: usize = 10usize;
+
         const UPDATE: &'static str = "UPDATE \"ratings\" SET \"agent_id\" = ?3, \"agent_id_absent\" = ?4, \"btc_address\" = ?5, \"display_name\" = ?6, \"score\" = ?7, \"review\" = ?8, \"rated_at\" = ?9, \"extra_fields\" = ?10 WHERE \"item_id\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"ratings\" WHERE \"item_id\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.item_id.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.item_id.to_sql(), self.position.to_sql(), self.agent_id.to_sql(),
@@ -999,6 +1095,7 @@ pub mod items_doc {
                 .rated_at.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -1045,9 +1142,11 @@ pub mod items_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for RatingsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"agent_id\", \"agent_id_absent\", \"btc_address\", \"display_name\", \"score\", \"review\", \"rated_at\", \"extra_fields\" FROM \"ratings\" ORDER BY \"item_id\", \"position\"";
     }
+
     /** Table `goals`: one row per element of the array `goals` of `items`.
 
  The last goal is the current benchmark.*/
@@ -1078,22 +1177,34 @@ pub mod items_doc {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for GoalsRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "goals";
+
         const SELECT: &'static str = "SELECT \"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\" FROM \"goals\"";
+
         const INSERT: &'static str = "INSERT INTO \"goals\" (\"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"goals\" (\"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\")";
+
         const COLUMNS: usize = 12usize;
+
         const UPDATE: &'static str = "UPDATE \"goals\" SET \"id\" = ?3, \"title\" = ?4, \"completed\" = ?5, \"added_by_btc_address\" = ?6, \"added_by_display_name\" = ?7, \"added_by_agent_id\" = ?8, \"added_by_agent_id_absent\" = ?9, \"added_at\" = ?10, \"completed_at\" = ?11, \"extra_fields\" = ?12 WHERE \"item_id\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"goals\" WHERE \"item_id\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.item_id.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.item_id.to_sql(), self.position.to_sql(), self.id.to_sql(), self
@@ -1103,6 +1214,7 @@ pub mod items_doc {
                 .to_sql(), self.completed_at.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -1154,9 +1266,11 @@ pub mod items_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for GoalsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\" FROM \"goals\" ORDER BY \"item_id\", \"position\"";
     }
+
     /// Table `goal_history`: one row per element of the array `goalHistory` of `items`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct GoalHistoryRow {
@@ -1185,22 +1299,34 @@ pub mod items_doc {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for GoalHistoryRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "goal_history";
+
         const SELECT: &'static str = "SELECT \"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\" FROM \"goal_history\"";
+
         const INSERT: &'static str = "INSERT INTO \"goal_history\" (\"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"goal_history\" (\"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\")";
+
         const COLUMNS: usize = 12usize;
+
         const UPDATE: &'static str = "UPDATE \"goal_history\" SET \"id\" = ?3, \"title\" = ?4, \"completed\" = ?5, \"added_by_btc_address\" = ?6, \"added_by_display_name\" = ?7, \"added_by_agent_id\" = ?8, \"added_by_agent_id_absent\" = ?9, \"added_at\" = ?10, \"completed_at\" = ?11, \"extra_fields\" = ?12 WHERE \"item_id\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"goal_history\" WHERE \"item_id\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.item_id.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.item_id.to_sql(), self.position.to_sql(), self.id.to_sql(), self
@@ -1210,6 +1336,7 @@ pub mod items_doc {
                 .to_sql(), self.completed_at.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -1261,9 +1388,11 @@ pub mod items_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for GoalHistoryRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"id\", \"title\", \"completed\", \"added_by_btc_address\", \"added_by_display_name\", \"added_by_agent_id\", \"added_by_agent_id_absent\", \"added_at\", \"completed_at\", \"extra_fields\" FROM \"goal_history\" ORDER BY \"item_id\", \"position\"";
     }
+
     /// Table `search_terms`: one row per element of the array `searchTerms` of `items`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct SearchTermsRow {
@@ -1274,25 +1403,38 @@ pub mod items_doc {
         /// the element / entry value itself
         pub term: String,
     }
+
     impl rt::Row for SearchTermsRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "search_terms";
+
         const SELECT: &'static str = "SELECT \"item_id\", \"position\", \"term\" FROM \"search_terms\"";
+
         const INSERT: &'static str = "INSERT INTO \"search_terms\" (\"item_id\", \"position\", \"term\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"search_terms\" (\"item_id\", \"position\", \"term\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"search_terms\" SET \"term\" = ?3 WHERE \"item_id\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"search_terms\" WHERE \"item_id\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.item_id.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.item_id.to_sql(), self.position.to_sql(), self.term.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -1308,9 +1450,11 @@ pub mod items_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for SearchTermsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"item_id\", \"position\", \"term\" FROM \"search_terms\" ORDER BY \"item_id\", \"position\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
@@ -1324,6 +1468,7 @@ pub mod items_doc {
         pub goal_history: Vec<GoalHistoryRow>,
         pub search_terms: Vec<SearchTermsRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
@@ -1331,9 +1476,11 @@ pub mod items_doc {
                 + self.deliverables.len() + self.ratings.len() + self.goals.len()
                 + self.goal_history.len() + self.search_terms.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -1350,6 +1497,7 @@ pub mod items_doc {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
@@ -1362,6 +1510,7 @@ pub mod items_doc {
         pub goal_history: rt::sync::TableSync<GoalHistoryRow>,
         pub search_terms: rt::sync::TableSync<SearchTermsRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -1408,6 +1557,7 @@ pub mod items_doc {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -1425,6 +1575,7 @@ pub mod items_doc {
             self.search_terms.write(db, rows.search_terms, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -1441,6 +1592,7 @@ pub mod items_doc {
             self.search_terms.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -1458,6 +1610,7 @@ pub mod items_doc {
             self.items_doc.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![
                 self.items_doc.report(), self.items.report(), self.contributors.report(),
@@ -1466,15 +1619,19 @@ pub mod items_doc {
             ]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["items"];
+
     const HOOK: Option<rt::stream::Hook> = Some(kv2sql_roadmap::v1::upgrade_items);
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         let value = kv2sql_roadmap::v1::upgrade_items(value, &cx)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -1516,6 +1673,7 @@ pub mod items_doc {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -1530,6 +1688,7 @@ pub mod items_doc {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `items_doc` (and its children) from one value.
     pub fn items_doc(
         cx: &Cx<'_>,
@@ -1573,6 +1732,7 @@ pub mod items_doc {
         }
         Ok(())
     }
+
     /// Extracts the rows of `items` (and its children) from one value.
     fn items(
         cx: &Cx<'_>,
@@ -1930,6 +2090,7 @@ pub mod items_doc {
         out.items.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `contributors` (and its children) from one value.
     fn contributors(
         cx: &Cx<'_>,
@@ -1960,6 +2121,7 @@ pub mod items_doc {
         out.contributors.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `deliverables` (and its children) from one value.
     fn deliverables(
         cx: &Cx<'_>,
@@ -2010,6 +2172,7 @@ pub mod items_doc {
         out.deliverables.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `ratings` (and its children) from one value.
     fn ratings(
         cx: &Cx<'_>,
@@ -2051,6 +2214,7 @@ pub mod items_doc {
         out.ratings.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `goals` (and its children) from one value.
     fn goals(
         cx: &Cx<'_>,
@@ -2108,6 +2272,7 @@ pub mod items_doc {
         out.goals.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `goal_history` (and its children) from one value.
     fn goal_history(
         cx: &Cx<'_>,
@@ -2165,6 +2330,7 @@ pub mod items_doc {
         out.goal_history.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `search_terms` (and its children) from one value.
     fn search_terms(
         cx: &Cx<'_>,
@@ -2182,6 +2348,7 @@ pub mod items_doc {
         out.search_terms.push(row);
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {
@@ -2193,6 +2360,7 @@ pub mod items_doc {
         pub goal_history: std::collections::HashMap<(String,), Vec<GoalHistoryRow>>,
         pub search_terms: std::collections::HashMap<(String,), Vec<SearchTermsRow>>,
     }
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {
@@ -2232,6 +2400,7 @@ pub mod items_doc {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `items_doc` row.
     fn json_items_doc(row: &ItemsDocRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -2258,6 +2427,7 @@ pub mod items_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     /// Rebuilds the JSON object of one `items` row.
     fn json_items(row: &ItemsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -2527,6 +2697,7 @@ pub mod items_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     /// Rebuilds the JSON object of one `contributors` row.
     fn json_contributors(row: &ContributorsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -2536,12 +2707,14 @@ pub mod items_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl ContributorsRow {
         /// The JSON object this `contributors` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {
             json_contributors(self, &Kids::default())
         }
     }
+
     /// Rebuilds the JSON object of one `deliverables` row.
     fn json_deliverables(row: &DeliverablesRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -2572,12 +2745,14 @@ pub mod items_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl DeliverablesRow {
         /// The JSON object this `deliverables` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {
             json_deliverables(self, &Kids::default())
         }
     }
+
     /// Rebuilds the JSON object of one `ratings` row.
     fn json_ratings(row: &RatingsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -2590,12 +2765,14 @@ pub mod items_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl RatingsRow {
         /// The JSON object this `ratings` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {
             json_ratings(self, &Kids::default())
         }
     }
+
     /// Rebuilds the JSON object of one `goals` row.
     fn json_goals(row: &GoalsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -2627,12 +2804,14 @@ pub mod items_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl GoalsRow {
         /// The JSON object this `goals` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {
             json_goals(self, &Kids::default())
         }
     }
+
     /// Rebuilds the JSON object of one `goal_history` row.
     fn json_goal_history(row: &GoalHistoryRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -2664,6 +2843,7 @@ pub mod items_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl GoalHistoryRow {
         /// The JSON object this `goal_history` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {
@@ -2671,6 +2851,7 @@ pub mod items_doc {
         }
     }
 }
+
 /// KV source `roadmap:events` → table `event_log` and its children.
 pub mod event_log {
     use super::rt;
@@ -2683,6 +2864,7 @@ pub mod event_log {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `event_log`: one row per KV value of `roadmap:events`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct EventLogRow {
@@ -2693,25 +2875,38 @@ pub mod event_log {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for EventLogRow {
         type Key = (String,);
+
         const TABLE: &'static str = "event_log";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"event_log\"";
+
         const INSERT: &'static str = "INSERT INTO \"event_log\" (\"kv_key\", \"version\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"event_log\" (\"kv_key\", \"version\", \"extra_fields\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"event_log\" SET \"version\" = ?2, \"extra_fields\" = ?3 WHERE \"kv_key\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"event_log\" WHERE \"kv_key\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql(), self.version.to_sql(), self.extra_fields.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -2730,9 +2925,11 @@ pub mod event_log {
             })
         }
     }
+
     impl rt::sync::Ordered for EventLogRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"event_log\" ORDER BY \"kv_key\"";
     }
+
     /** Table `events`: one row per element of the array `events` of `event_log`.
 
  position 0 is the newest in the current KV value; NULL once the event dropped out of v1's 200.*/
@@ -2767,24 +2964,36 @@ pub mod event_log {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for EventsRow {
         type Key = (String,);
+
         const TABLE: &'static str = "events";
+
         const SELECT: &'static str = "SELECT \"log_key\", \"position\", \"id\", \"event_type\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"agent_agent_id\", \"agent_agent_id_absent\", \"item_id\", \"item_title\", \"data\", \"extra_fields\" FROM \"events\"";
+
         const INSERT: &'static str = "INSERT INTO \"events\" (\"log_key\", \"position\", \"id\", \"event_type\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"agent_agent_id\", \"agent_agent_id_absent\", \"item_id\", \"item_title\", \"data\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"events\" (\"log_key\", \"position\", \"id\", \"event_type\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"agent_agent_id\", \"agent_agent_id_absent\", \"item_id\", \"item_title\", \"data\", \"extra_fields\")";
+
         const COLUMNS: usize = 14usize;
+
         const UPDATE: &'static str = "UPDATE \"events\" SET \"log_key\" = ?1, \"position\" = ?2, \"event_type\" = ?4, \"timestamp\" = ?5, \"agent_shape\" = ?6, \"agent_btc_address\" = ?7, \"agent_display_name\" = ?8, \"agent_agent_id\" = ?9, \"agent_agent_id_absent\" = ?10, \"item_id\" = ?11, \"item_title\" = ?12, \"data\" = ?13, \"extra_fields\" = ?14 WHERE \"id\" = ?3";
+
         const DELETE: &'static str = "DELETE FROM \"events\" WHERE \"id\" = ?1";
+
         const RETIRE: Option<&'static str> = Some(
             "UPDATE \"events\" SET \"position\" = NULL WHERE \"id\" = ?1",
         );
+
         fn key(&self) -> Self::Key {
             (self.id.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.id.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.log_key.to_sql(), self.position.to_sql(), self.id.to_sql(), self
@@ -2795,6 +3004,7 @@ pub mod event_log {
                 .extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -2853,9 +3063,11 @@ pub mod event_log {
                 )?,
             })
         }
+
         fn is_retired(&self) -> bool {
             self.position.is_none()
         }
+
         fn retired(&self) -> Self {
             Self {
                 position: None,
@@ -2863,9 +3075,11 @@ pub mod event_log {
             }
         }
     }
+
     impl rt::sync::Ordered for EventsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"log_key\", \"position\", \"id\", \"event_type\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"agent_agent_id\", \"agent_agent_id_absent\", \"item_id\", \"item_title\", \"data\", \"extra_fields\" FROM \"events\" ORDER BY \"log_key\", \"position\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
@@ -2873,14 +3087,17 @@ pub mod event_log {
         pub events: Vec<EventsRow>,
         pub kv2sql_events_keys: std::collections::HashMap<(String,), String>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.event_log.len() + self.events.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -2891,12 +3108,14 @@ pub mod event_log {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
         pub event_log: rt::sync::TableSync<EventLogRow>,
         pub events: rt::sync::TableSync<EventsRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -2913,6 +3132,7 @@ pub mod event_log {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -2924,6 +3144,7 @@ pub mod event_log {
             self.events.write(db, rows.events, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -2934,6 +3155,7 @@ pub mod event_log {
             self.events.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -2945,18 +3167,23 @@ pub mod event_log {
             self.event_log.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.event_log.report(), self.events.report()]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["events"];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -2998,6 +3225,7 @@ pub mod event_log {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -3012,6 +3240,7 @@ pub mod event_log {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `event_log` (and its children) from one value.
     pub fn event_log(
         cx: &Cx<'_>,
@@ -3051,6 +3280,7 @@ pub mod event_log {
         }
         Ok(())
     }
+
     /// Extracts the rows of `events` (and its children) from one value.
     fn events(
         cx: &Cx<'_>,
@@ -3131,11 +3361,13 @@ pub mod event_log {
         out.events.push(row);
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {
         pub events: std::collections::HashMap<(String,), Vec<EventsRow>>,
     }
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {
@@ -3157,6 +3389,7 @@ pub mod event_log {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `event_log` row.
     fn json_event_log(row: &EventLogRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -3185,6 +3418,7 @@ pub mod event_log {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     /// Rebuilds the JSON object of one `events` row.
     fn json_events(row: &EventsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -3223,6 +3457,7 @@ pub mod event_log {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl EventsRow {
         /// The JSON object this `events` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {
@@ -3230,6 +3465,7 @@ pub mod event_log {
         }
     }
 }
+
 /// KV source `roadmap:message-archive` → table `message_archive_doc` and its children.
 pub mod message_archive_doc {
     use super::rt;
@@ -3242,6 +3478,7 @@ pub mod message_archive_doc {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `message_archive_doc`: one row per KV value of `roadmap:message-archive`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct MessageArchiveDocRow {
@@ -3252,25 +3489,38 @@ pub mod message_archive_doc {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for MessageArchiveDocRow {
         type Key = (String,);
+
         const TABLE: &'static str = "message_archive_doc";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"message_archive_doc\"";
+
         const INSERT: &'static str = "INSERT INTO \"message_archive_doc\" (\"kv_key\", \"version\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"message_archive_doc\" (\"kv_key\", \"version\", \"extra_fields\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"message_archive_doc\" SET \"version\" = ?2, \"extra_fields\" = ?3 WHERE \"kv_key\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"message_archive_doc\" WHERE \"kv_key\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql(), self.version.to_sql(), self.extra_fields.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -3289,9 +3539,11 @@ pub mod message_archive_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for MessageArchiveDocRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"message_archive_doc\" ORDER BY \"kv_key\"";
     }
+
     /// Table `message_archive`: one row per element of the array `messages` of `message_archive_doc`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct MessageArchiveRow {
@@ -3318,24 +3570,36 @@ pub mod message_archive_doc {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for MessageArchiveRow {
         type Key = (String,);
+
         const TABLE: &'static str = "message_archive";
+
         const SELECT: &'static str = "SELECT \"archive_key\", \"position\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"recipient_shape\", \"recipient_btc_address\", \"recipient_display_name\", \"message_preview\", \"extra_fields\" FROM \"message_archive\"";
+
         const INSERT: &'static str = "INSERT INTO \"message_archive\" (\"archive_key\", \"position\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"recipient_shape\", \"recipient_btc_address\", \"recipient_display_name\", \"message_preview\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"message_archive\" (\"archive_key\", \"position\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"recipient_shape\", \"recipient_btc_address\", \"recipient_display_name\", \"message_preview\", \"extra_fields\")";
+
         const COLUMNS: usize = 11usize;
+
         const UPDATE: &'static str = "UPDATE \"message_archive\" SET \"archive_key\" = ?1, \"position\" = ?2, \"agent_shape\" = ?4, \"agent_btc_address\" = ?5, \"agent_display_name\" = ?6, \"recipient_shape\" = ?7, \"recipient_btc_address\" = ?8, \"recipient_display_name\" = ?9, \"message_preview\" = ?10, \"extra_fields\" = ?11 WHERE \"timestamp\" = ?3";
+
         const DELETE: &'static str = "DELETE FROM \"message_archive\" WHERE \"timestamp\" = ?1";
+
         const RETIRE: Option<&'static str> = Some(
             "UPDATE \"message_archive\" SET \"position\" = NULL WHERE \"timestamp\" = ?1",
         );
+
         fn key(&self) -> Self::Key {
             (self.timestamp.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.timestamp.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.archive_key.to_sql(), self.position.to_sql(), self.timestamp
@@ -3345,6 +3609,7 @@ pub mod message_archive_doc {
                 self.message_preview.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -3394,9 +3659,11 @@ pub mod message_archive_doc {
                 )?,
             })
         }
+
         fn is_retired(&self) -> bool {
             self.position.is_none()
         }
+
         fn retired(&self) -> Self {
             Self {
                 position: None,
@@ -3404,9 +3671,11 @@ pub mod message_archive_doc {
             }
         }
     }
+
     impl rt::sync::Ordered for MessageArchiveRow {
         const SELECT_ORDERED: &'static str = "SELECT \"archive_key\", \"position\", \"timestamp\", \"agent_shape\", \"agent_btc_address\", \"agent_display_name\", \"recipient_shape\", \"recipient_btc_address\", \"recipient_display_name\", \"message_preview\", \"extra_fields\" FROM \"message_archive\" ORDER BY \"archive_key\", \"position\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
@@ -3414,14 +3683,17 @@ pub mod message_archive_doc {
         pub message_archive: Vec<MessageArchiveRow>,
         pub kv2sql_message_archive_keys: std::collections::HashMap<(String,), String>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.message_archive_doc.len() + self.message_archive.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -3432,12 +3704,14 @@ pub mod message_archive_doc {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
         pub message_archive_doc: rt::sync::TableSync<MessageArchiveDocRow>,
         pub message_archive: rt::sync::TableSync<MessageArchiveRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -3454,6 +3728,7 @@ pub mod message_archive_doc {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -3465,6 +3740,7 @@ pub mod message_archive_doc {
             self.message_archive.write(db, rows.message_archive, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -3475,6 +3751,7 @@ pub mod message_archive_doc {
             self.message_archive.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -3486,18 +3763,23 @@ pub mod message_archive_doc {
             self.message_archive_doc.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.message_archive_doc.report(), self.message_archive.report()]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["messages"];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -3539,6 +3821,7 @@ pub mod message_archive_doc {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -3553,6 +3836,7 @@ pub mod message_archive_doc {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `message_archive_doc` (and its children) from one value.
     pub fn message_archive_doc(
         cx: &Cx<'_>,
@@ -3600,6 +3884,7 @@ pub mod message_archive_doc {
         }
         Ok(())
     }
+
     /// Extracts the rows of `message_archive` (and its children) from one value.
     fn message_archive(
         cx: &Cx<'_>,
@@ -3685,6 +3970,7 @@ pub mod message_archive_doc {
         out.message_archive.push(row);
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {
@@ -3693,6 +3979,7 @@ pub mod message_archive_doc {
             Vec<MessageArchiveRow>,
         >,
     }
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {
@@ -3717,6 +4004,7 @@ pub mod message_archive_doc {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `message_archive_doc` row.
     fn json_message_archive_doc(
         row: &MessageArchiveDocRow,
@@ -3748,6 +4036,7 @@ pub mod message_archive_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     /// Rebuilds the JSON object of one `message_archive` row.
     fn json_message_archive(
         row: &MessageArchiveRow,
@@ -3799,6 +4088,7 @@ pub mod message_archive_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl MessageArchiveRow {
         /// The JSON object this `message_archive` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {
@@ -3806,6 +4096,7 @@ pub mod message_archive_doc {
         }
     }
 }
+
 /// KV source `roadmap:mention-scan` → table `mention_scan_state` and its children.
 pub mod mention_scan_state {
     use super::rt;
@@ -3818,6 +4109,7 @@ pub mod mention_scan_state {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `mention_scan_state`: one row per KV value of `roadmap:mention-scan`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct MentionScanStateRow {
@@ -3828,28 +4120,41 @@ pub mod mention_scan_state {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for MentionScanStateRow {
         type Key = (String,);
+
         const TABLE: &'static str = "mention_scan_state";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"last_scan_at\", \"extra_fields\" FROM \"mention_scan_state\"";
+
         const INSERT: &'static str = "INSERT INTO \"mention_scan_state\" (\"kv_key\", \"last_scan_at\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"mention_scan_state\" (\"kv_key\", \"last_scan_at\", \"extra_fields\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"mention_scan_state\" SET \"last_scan_at\" = ?2, \"extra_fields\" = ?3 WHERE \"kv_key\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"mention_scan_state\" WHERE \"kv_key\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.last_scan_at.to_sql(), self.extra_fields
                 .to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -3868,9 +4173,11 @@ pub mod mention_scan_state {
             })
         }
     }
+
     impl rt::sync::Ordered for MentionScanStateRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"last_scan_at\", \"extra_fields\" FROM \"mention_scan_state\" ORDER BY \"kv_key\"";
     }
+
     /// Table `mention_processed_ids`: one row per element of the array `processedIds` of `mention_scan_state`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct MentionProcessedIdsRow {
@@ -3881,28 +4188,41 @@ pub mod mention_scan_state {
         /// the element / entry value itself
         pub processed_id: String,
     }
+
     impl rt::Row for MentionProcessedIdsRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "mention_processed_ids";
+
         const SELECT: &'static str = "SELECT \"scan_key\", \"position\", \"processed_id\" FROM \"mention_processed_ids\"";
+
         const INSERT: &'static str = "INSERT INTO \"mention_processed_ids\" (\"scan_key\", \"position\", \"processed_id\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"mention_processed_ids\" (\"scan_key\", \"position\", \"processed_id\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"mention_processed_ids\" SET \"processed_id\" = ?3 WHERE \"scan_key\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"mention_processed_ids\" WHERE \"scan_key\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.scan_key.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.scan_key.to_sql(), self.position.to_sql(), self.processed_id
                 .to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -3921,23 +4241,28 @@ pub mod mention_scan_state {
             })
         }
     }
+
     impl rt::sync::Ordered for MentionProcessedIdsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"position\", \"processed_id\" FROM \"mention_processed_ids\" ORDER BY \"scan_key\", \"position\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub mention_scan_state: Vec<MentionScanStateRow>,
         pub mention_processed_ids: Vec<MentionProcessedIdsRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.mention_scan_state.len() + self.mention_processed_ids.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -3948,12 +4273,14 @@ pub mod mention_scan_state {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
         pub mention_scan_state: rt::sync::TableSync<MentionScanStateRow>,
         pub mention_processed_ids: rt::sync::TableSync<MentionProcessedIdsRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -3970,6 +4297,7 @@ pub mod mention_scan_state {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -3981,6 +4309,7 @@ pub mod mention_scan_state {
             self.mention_processed_ids.write(db, rows.mention_processed_ids, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -3991,6 +4320,7 @@ pub mod mention_scan_state {
             self.mention_processed_ids.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -4002,18 +4332,23 @@ pub mod mention_scan_state {
             self.mention_scan_state.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.mention_scan_state.report(), self.mention_processed_ids.report()]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["processedIds"];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -4055,6 +4390,7 @@ pub mod mention_scan_state {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -4069,6 +4405,7 @@ pub mod mention_scan_state {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `mention_scan_state` (and its children) from one value.
     pub fn mention_scan_state(
         cx: &Cx<'_>,
@@ -4116,6 +4453,7 @@ pub mod mention_scan_state {
         }
         Ok(())
     }
+
     /// Extracts the rows of `mention_processed_ids` (and its children) from one value.
     fn mention_processed_ids(
         cx: &Cx<'_>,
@@ -4133,6 +4471,7 @@ pub mod mention_scan_state {
         out.mention_processed_ids.push(row);
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {
@@ -4141,6 +4480,7 @@ pub mod mention_scan_state {
             Vec<MentionProcessedIdsRow>,
         >,
     }
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {
@@ -4165,6 +4505,7 @@ pub mod mention_scan_state {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `mention_scan_state` row.
     fn json_mention_scan_state(
         row: &MentionScanStateRow,
@@ -4197,6 +4538,7 @@ pub mod mention_scan_state {
         Ok(Value::Object(o))
     }
 }
+
 /// KV source `roadmap:github-map` → table `github_map_doc` and its children.
 pub mod github_map_doc {
     use super::rt;
@@ -4209,6 +4551,7 @@ pub mod github_map_doc {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `github_map_doc`: one row per KV value of `roadmap:github-map`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct GithubMapDocRow {
@@ -4219,25 +4562,38 @@ pub mod github_map_doc {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for GithubMapDocRow {
         type Key = (String,);
+
         const TABLE: &'static str = "github_map_doc";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"github_map_doc\"";
+
         const INSERT: &'static str = "INSERT INTO \"github_map_doc\" (\"kv_key\", \"version\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"github_map_doc\" (\"kv_key\", \"version\", \"extra_fields\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"github_map_doc\" SET \"version\" = ?2, \"extra_fields\" = ?3 WHERE \"kv_key\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"github_map_doc\" WHERE \"kv_key\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql(), self.version.to_sql(), self.extra_fields.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -4256,9 +4612,11 @@ pub mod github_map_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for GithubMapDocRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"github_map_doc\" ORDER BY \"kv_key\"";
     }
+
     /// Table `github_mappings`: one row per entry of the object `mappings` of `github_map_doc`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct GithubMappingsRow {
@@ -4269,25 +4627,38 @@ pub mod github_map_doc {
         /// the element / entry value itself
         pub btc_address: String,
     }
+
     impl rt::Row for GithubMappingsRow {
         type Key = (String, String);
+
         const TABLE: &'static str = "github_mappings";
+
         const SELECT: &'static str = "SELECT \"map_key\", \"login\", \"btc_address\" FROM \"github_mappings\"";
+
         const INSERT: &'static str = "INSERT INTO \"github_mappings\" (\"map_key\", \"login\", \"btc_address\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"github_mappings\" (\"map_key\", \"login\", \"btc_address\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"github_mappings\" SET \"btc_address\" = ?3 WHERE \"map_key\" = ?1 AND \"login\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"github_mappings\" WHERE \"map_key\" = ?1 AND \"login\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.map_key.clone(), self.login.clone())
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.map_key.to_sql(), self.login.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.map_key.to_sql(), self.login.to_sql(), self.btc_address.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -4306,23 +4677,28 @@ pub mod github_map_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for GithubMappingsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"map_key\", \"login\", \"btc_address\" FROM \"github_mappings\" ORDER BY \"map_key\", \"map_key\", \"login\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub github_map_doc: Vec<GithubMapDocRow>,
         pub github_mappings: Vec<GithubMappingsRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.github_map_doc.len() + self.github_mappings.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -4333,12 +4709,14 @@ pub mod github_map_doc {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
         pub github_map_doc: rt::sync::TableSync<GithubMapDocRow>,
         pub github_mappings: rt::sync::TableSync<GithubMappingsRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -4355,6 +4733,7 @@ pub mod github_map_doc {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -4366,6 +4745,7 @@ pub mod github_map_doc {
             self.github_mappings.write(db, rows.github_mappings, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -4376,6 +4756,7 @@ pub mod github_map_doc {
             self.github_mappings.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -4387,18 +4768,23 @@ pub mod github_map_doc {
             self.github_map_doc.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.github_map_doc.report(), self.github_mappings.report()]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -4440,6 +4826,7 @@ pub mod github_map_doc {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -4454,6 +4841,7 @@ pub mod github_map_doc {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `github_map_doc` (and its children) from one value.
     pub fn github_map_doc(
         cx: &Cx<'_>,
@@ -4498,6 +4886,7 @@ pub mod github_map_doc {
         }
         Ok(())
     }
+
     /// Extracts the rows of `github_mappings` (and its children) from one value.
     fn github_mappings(
         cx: &Cx<'_>,
@@ -4515,6 +4904,7 @@ pub mod github_map_doc {
         out.github_mappings.push(row);
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {
@@ -4523,6 +4913,7 @@ pub mod github_map_doc {
             Vec<GithubMappingsRow>,
         >,
     }
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {
@@ -4547,6 +4938,7 @@ pub mod github_map_doc {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `github_map_doc` row.
     fn json_github_map_doc(row: &GithubMapDocRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -4579,6 +4971,7 @@ pub mod github_map_doc {
         Ok(Value::Object(o))
     }
 }
+
 /// KV source `roadmap:github-scan` → table `github_scan_doc` and its children.
 pub mod github_scan_doc {
     use super::rt;
@@ -4591,6 +4984,7 @@ pub mod github_scan_doc {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `github_scan_doc`: one row per KV value of `roadmap:github-scan`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct GithubScanDocRow {
@@ -4603,28 +4997,41 @@ pub mod github_scan_doc {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for GithubScanDocRow {
         type Key = (String,);
+
         const TABLE: &'static str = "github_scan_doc";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"website_filter_version\", \"extra_fields\" FROM \"github_scan_doc\"";
+
         const INSERT: &'static str = "INSERT INTO \"github_scan_doc\" (\"kv_key\", \"version\", \"website_filter_version\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"github_scan_doc\" (\"kv_key\", \"version\", \"website_filter_version\", \"extra_fields\")";
+
         const COLUMNS: usize = 4usize;
+
         const UPDATE: &'static str = "UPDATE \"github_scan_doc\" SET \"version\" = ?2, \"website_filter_version\" = ?3, \"extra_fields\" = ?4 WHERE \"kv_key\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"github_scan_doc\" WHERE \"kv_key\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.version.to_sql(), self.website_filter_version
                 .to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -4647,9 +5054,11 @@ pub mod github_scan_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for GithubScanDocRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"website_filter_version\", \"extra_fields\" FROM \"github_scan_doc\" ORDER BY \"kv_key\"";
     }
+
     /** Table `scan_repos`: one row per entry of the object `repos` of `github_scan_doc`.
 
  `owner/repo` as written in the item URL (case and .git kept).*/
@@ -4662,25 +5071,38 @@ pub mod github_scan_doc {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for ScanReposRow {
         type Key = (String, String);
+
         const TABLE: &'static str = "scan_repos";
+
         const SELECT: &'static str = "SELECT \"scan_key\", \"repo\", \"extra_fields\" FROM \"scan_repos\"";
+
         const INSERT: &'static str = "INSERT INTO \"scan_repos\" (\"scan_key\", \"repo\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"scan_repos\" (\"scan_key\", \"repo\", \"extra_fields\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"scan_repos\" SET \"extra_fields\" = ?3 WHERE \"scan_key\" = ?1 AND \"repo\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"scan_repos\" WHERE \"scan_key\" = ?1 AND \"repo\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.scan_key.clone(), self.repo.clone())
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.repo.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.repo.to_sql(), self.extra_fields.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -4699,9 +5121,11 @@ pub mod github_scan_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for ScanReposRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"repo\", \"extra_fields\" FROM \"scan_repos\" ORDER BY \"scan_key\", \"scan_key\", \"repo\"";
     }
+
     /// Table `scan_state`: one row per variant present in a `scan_repos` row's object.
     #[derive(Debug, Clone, PartialEq)]
     pub struct ScanStateRow {
@@ -4716,28 +5140,41 @@ pub mod github_scan_doc {
         /// the variant's field (see fan_out); consecutive failures; absent before 613a85d
         pub fail_count: Option<i64>,
     }
+
     impl rt::Row for ScanStateRow {
         type Key = (String, String, String);
+
         const TABLE: &'static str = "scan_state";
+
         const SELECT: &'static str = "SELECT \"scan_key\", \"repo\", \"scan_type\", \"last_attempt_at\", \"fail_count\" FROM \"scan_state\"";
+
         const INSERT: &'static str = "INSERT INTO \"scan_state\" (\"scan_key\", \"repo\", \"scan_type\", \"last_attempt_at\", \"fail_count\") VALUES (?1, ?2, ?3, ?4, ?5)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"scan_state\" (\"scan_key\", \"repo\", \"scan_type\", \"last_attempt_at\", \"fail_count\")";
+
         const COLUMNS: usize = 5usize;
+
         const UPDATE: &'static str = "UPDATE \"scan_state\" SET \"last_attempt_at\" = ?4, \"fail_count\" = ?5 WHERE \"scan_key\" = ?1 AND \"repo\" = ?2 AND \"scan_type\" = ?3";
+
         const DELETE: &'static str = "DELETE FROM \"scan_state\" WHERE \"scan_key\" = ?1 AND \"repo\" = ?2 AND \"scan_type\" = ?3";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.scan_key.clone(), self.repo.clone(), self.scan_type.clone())
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.repo.to_sql(), self.scan_type.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.scan_key.to_sql(), self.repo.to_sql(), self.scan_type.to_sql(), self
                 .last_attempt_at.to_sql(), self.fail_count.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -4764,9 +5201,11 @@ pub mod github_scan_doc {
             })
         }
     }
+
     impl rt::sync::Ordered for ScanStateRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"repo\", \"scan_type\", \"last_attempt_at\", \"fail_count\" FROM \"scan_state\" ORDER BY \"scan_key\", \"repo\", \"scan_key\", \"repo\", \"scan_type\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
@@ -4774,14 +5213,17 @@ pub mod github_scan_doc {
         pub scan_repos: Vec<ScanReposRow>,
         pub scan_state: Vec<ScanStateRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.github_scan_doc.len() + self.scan_repos.len() + self.scan_state.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -4793,6 +5235,7 @@ pub mod github_scan_doc {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
@@ -4800,6 +5243,7 @@ pub mod github_scan_doc {
         pub scan_repos: rt::sync::TableSync<ScanReposRow>,
         pub scan_state: rt::sync::TableSync<ScanStateRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -4821,6 +5265,7 @@ pub mod github_scan_doc {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -4833,6 +5278,7 @@ pub mod github_scan_doc {
             self.scan_state.write(db, rows.scan_state, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -4844,6 +5290,7 @@ pub mod github_scan_doc {
             self.scan_state.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -4856,6 +5303,7 @@ pub mod github_scan_doc {
             self.github_scan_doc.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![
                 self.github_scan_doc.report(), self.scan_repos.report(), self.scan_state
@@ -4863,14 +5311,18 @@ pub mod github_scan_doc {
             ]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -4912,6 +5364,7 @@ pub mod github_scan_doc {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -4926,6 +5379,7 @@ pub mod github_scan_doc {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `github_scan_doc` (and its children) from one value.
     pub fn github_scan_doc(
         cx: &Cx<'_>,
@@ -4967,6 +5421,7 @@ pub mod github_scan_doc {
         }
         Ok(())
     }
+
     /// Extracts the rows of `scan_repos` (and its children) from one value.
     fn scan_repos(
         cx: &Cx<'_>,
@@ -5001,6 +5456,7 @@ pub mod github_scan_doc {
         out.scan_repos.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `scan_state` (and its children) from one value.
     fn scan_state(
         cx: &Cx<'_>,
@@ -5043,12 +5499,14 @@ pub mod github_scan_doc {
         }
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {
         pub scan_repos: std::collections::HashMap<(String,), Vec<ScanReposRow>>,
         pub scan_state: std::collections::HashMap<(String, String), Vec<ScanStateRow>>,
     }
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {
@@ -5077,6 +5535,7 @@ pub mod github_scan_doc {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `github_scan_doc` row.
     fn json_github_scan_doc(
         row: &GithubScanDocRow,
@@ -5109,6 +5568,7 @@ pub mod github_scan_doc {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     /// Rebuilds the JSON object of one `scan_repos` row.
     fn json_scan_repos(row: &ScanReposRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -5137,6 +5597,7 @@ pub mod github_scan_doc {
         Ok(Value::Object(o))
     }
 }
+
 /// KV source `roadmap:agent-cache:{address}` → table `agent_cache` and its children.
 pub mod agent_cache {
     use super::rt;
@@ -5149,6 +5610,7 @@ pub mod agent_cache {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `agent_cache`: one row per KV value of `roadmap:agent-cache:{address}`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct AgentCacheRow {
@@ -5173,22 +5635,34 @@ pub mod agent_cache {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for AgentCacheRow {
         type Key = (String,);
+
         const TABLE: &'static str = "agent_cache";
+
         const SELECT: &'static str = "SELECT \"address\", \"expires_at\", \"btc_address\", \"stx_address\", \"display_name\", \"description\", \"description_absent\", \"agent_id\", \"agent_id_absent\", \"extra_fields\" FROM \"agent_cache\"";
+
         const INSERT: &'static str = "INSERT INTO \"agent_cache\" (\"address\", \"expires_at\", \"btc_address\", \"stx_address\", \"display_name\", \"description\", \"description_absent\", \"agent_id\", \"agent_id_absent\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"agent_cache\" (\"address\", \"expires_at\", \"btc_address\", \"stx_address\", \"display_name\", \"description\", \"description_absent\", \"agent_id\", \"agent_id_absent\", \"extra_fields\")";
+
         const COLUMNS: usize = 10usize;
+
         const UPDATE: &'static str = "UPDATE \"agent_cache\" SET \"expires_at\" = ?2, \"btc_address\" = ?3, \"stx_address\" = ?4, \"display_name\" = ?5, \"description\" = ?6, \"description_absent\" = ?7, \"agent_id\" = ?8, \"agent_id_absent\" = ?9, \"extra_fields\" = ?10 WHERE \"address\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"agent_cache\" WHERE \"address\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.address.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.address.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.address.to_sql(), self.expires_at.to_sql(), self.btc_address
@@ -5197,6 +5671,7 @@ pub mod agent_cache {
                 .to_sql(), self.agent_id_absent.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -5243,22 +5718,27 @@ pub mod agent_cache {
             })
         }
     }
+
     impl rt::sync::Ordered for AgentCacheRow {
         const SELECT_ORDERED: &'static str = "SELECT \"address\", \"expires_at\", \"btc_address\", \"stx_address\", \"display_name\", \"description\", \"description_absent\", \"agent_id\", \"agent_id_absent\", \"extra_fields\" FROM \"agent_cache\" ORDER BY \"address\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub agent_cache: Vec<AgentCacheRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.agent_cache.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -5268,11 +5748,13 @@ pub mod agent_cache {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
         pub agent_cache: rt::sync::TableSync<AgentCacheRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -5284,6 +5766,7 @@ pub mod agent_cache {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -5294,6 +5777,7 @@ pub mod agent_cache {
             self.agent_cache.write(db, rows.agent_cache, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -5303,6 +5787,7 @@ pub mod agent_cache {
             self.agent_cache.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -5313,18 +5798,23 @@ pub mod agent_cache {
             self.agent_cache.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.agent_cache.report()]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -5355,6 +5845,7 @@ pub mod agent_cache {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -5369,6 +5860,7 @@ pub mod agent_cache {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `agent_cache` (and its children) from one value.
     pub fn agent_cache(
         cx: &Cx<'_>,
@@ -5412,9 +5904,11 @@ pub mod agent_cache {
         out.agent_cache.push(row.clone());
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {}
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {};
@@ -5434,6 +5928,7 @@ pub mod agent_cache {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `agent_cache` row.
     fn json_agent_cache(row: &AgentCacheRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -5445,6 +5940,7 @@ pub mod agent_cache {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl AgentCacheRow {
         /// The JSON object this `agent_cache` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {

@@ -249,7 +249,7 @@ impl FromSql for JsonNumber {
 }
 
 /// Mapping type `any`: a string or a number, stored with its own SQLite type (TEXT, INTEGER or
-/// REAL), so `"5"` and `5` stay different. Used for v1's `agentId`.
+/// REAL), so `"5"` and `5` stay different. Used for ids that a source stores as either.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonAny(pub SqlValue);
 

@@ -34,7 +34,7 @@ pub struct Report {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceReport {
-    /// The KV key, or the key pattern (`roadmap:agent-cache:{address}`).
+    /// The KV key, or the key pattern (`app:cache:{id}`).
     pub source: String,
     /// How many KV entries matched it.
     pub kv_entries: usize,

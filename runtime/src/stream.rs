@@ -1,6 +1,6 @@
 //! Reading a large KV value without building its whole JSON tree.
 //!
-//! A value such as `roadmap:items` is one envelope holding a long array. Parsed whole into
+//! A value such as `app:items` is one envelope holding a long array. Parsed whole into
 //! `serde_json::Value`, 26 MB of text becomes about 180 MB of tree, more than a Durable Object
 //! isolate has. [`Split`] instead parses the envelope's small fields, keeps each element of the
 //! named top-level arrays as a borrowed slice of the text, and parses (and upgrades) one element
@@ -9,7 +9,7 @@
 //! The source's `upgrade` hook still sees ordinary JSON: the envelope with an empty array to
 //! upgrade the envelope, and the envelope with a one-element array for each element. This
 //! requires the hook to treat elements independently of each other (it may read the envelope),
-//! which v1's upgrade-on-read does; `upgraded()` applies the hook to the whole value, and the
+//! which an upgrade-on-read hook normally does; `upgraded()` applies the hook to the whole value, and the
 //! round-trip tests check that both give the same result.
 
 use std::borrow::Cow;

@@ -15,9 +15,12 @@
     unused_assignments
 )]
 pub use kv2sql_runtime as rt;
+
 use rt::{Error, KvEntry, KvSnapshot, Report, SqlExecutor};
+
 /// The full current schema, for reviewers (the database is built by [`MIGRATIONS`]).
 pub const SCHEMA_SQL: &str = include_str!("../schema.sql");
+
 /// Every schema migration, in order.
 pub const MIGRATIONS: &[rt::migrations::Migration] = &[
     rt::migrations::Migration {
@@ -26,8 +29,10 @@ pub const MIGRATIONS: &[rt::migrations::Migration] = &[
         sql: include_str!("../migrations/0001_initial.sql"),
     },
 ];
+
 /// The number of tables the mapping defines.
 pub const TABLE_COUNT: usize = 7usize;
+
 /// Every table the mapping defines: the tables the divergence guard watches.
 pub const TABLES: &[&str] = &[
     "boards",
@@ -38,6 +43,7 @@ pub const TABLES: &[&str] = &[
     "board_scores",
     "board_blobs",
 ];
+
 /// How the KV keys a migration reads are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvSource {
@@ -46,12 +52,15 @@ pub enum KvSource {
     /// Every key with this prefix (KV `list` with a prefix).
     Prefix(&'static str),
 }
+
 /// The KV keys and prefixes the mapping reads, in mapping order.
 pub const KV_SOURCES: &[KvSource] = &[KvSource::Key("board")];
+
 /// Whether the mapping has a source for this KV key.
 pub fn is_mapped(key: &str) -> bool {
     key == "board"
 }
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MigrateOptions {
     /// Compute the report but write no table rows. Pending schema migrations still run so
@@ -63,6 +72,7 @@ pub struct MigrateOptions {
     /// extracts while the calling thread writes (on `wasm32` there is only one thread).
     pub single_thread: bool,
 }
+
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
         if let Some(f) = self.progress {
@@ -70,12 +80,15 @@ impl MigrateOptions {
         }
     }
 }
+
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
+
 /// Rows extracted from one source, on their way to its writer.
 pub enum Chunk {
     Boards(boards::Rows),
 }
+
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
 pub fn extract_all(
     kv: &KvSnapshot,
@@ -84,12 +97,14 @@ pub fn extract_all(
     let boards_source = boards::extract_all(kv, &mut |rows| sink(Chunk::Boards(rows)))?;
     Ok(vec![boards_source])
 }
+
 /// Every source's writer, each loaded (its stored rows read) when the source's first
 /// chunk arrives.
 #[derive(Debug, Default)]
 pub struct Writers {
     boards: Option<boards::Writer>,
 }
+
 impl Writers {
     /// Compares a chunk with its source's stored rows and writes the difference.
     pub fn write(
@@ -111,11 +126,13 @@ impl Writers {
             }
         }
     }
+
     /// Loads the writers no chunk has loaded yet.
     pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
         rt::sync::loaded(&mut self.boards, || boards::Writer::load(db))?;
         Ok(())
     }
+
     /// After the last chunk: retires, then deletes (children first), the rows the
     /// sources no longer have; returns every table's report.
     pub fn finish(
@@ -132,14 +149,17 @@ impl Writers {
         Ok(tables)
     }
 }
+
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
 }
+
 /// The schema version the database is at (0 for a new database).
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
+
 /// Migrates every mapped KV value into the tables: each source's rows are extracted in
 /// chunks (parsed, upgraded and checked), compared with the stored rows and only the
 /// difference is written. Run it inside a transaction: on any error, roll it back and
@@ -174,12 +194,14 @@ pub fn migrate(
         ..Default::default()
     })
 }
-/// Rebuilds the KV values from the tables: the upgraded v1 values, exactly.
+
+/// Rebuilds the KV values from the tables: the values the mapping's upgrade hooks produce, exactly.
 pub fn export(db: &mut dyn SqlExecutor) -> Result<KvSnapshot, Error> {
     let mut entries: Vec<KvEntry> = Vec::new();
     entries.extend(boards::export(db)?);
     KvSnapshot::new(entries)
 }
+
 /// The mapped entries of a snapshot as a migration sees them: parsed, upgraded by the
 /// source's `upgrade` hook, and written back as compact JSON. What `export` must equal.
 pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
@@ -187,6 +209,7 @@ pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
     entries.extend(boards::upgraded(kv)?);
     KvSnapshot::new(entries)
 }
+
 /// KV source `board` → table `boards` and its children.
 pub mod boards {
     use super::rt;
@@ -199,6 +222,7 @@ pub mod boards {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `boards`: one row per KV value of `board`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct BoardsRow {
@@ -213,28 +237,41 @@ pub mod boards {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for BoardsRow {
         type Key = (String,);
+
         const TABLE: &'static str = "boards";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"title\", \"scores_state\", \"board_blobs_shape\", \"extra_fields\" FROM \"boards\"";
+
         const INSERT: &'static str = "INSERT INTO \"boards\" (\"kv_key\", \"title\", \"scores_state\", \"board_blobs_shape\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"boards\" (\"kv_key\", \"title\", \"scores_state\", \"board_blobs_shape\", \"extra_fields\")";
+
         const COLUMNS: usize = 5usize;
+
         const UPDATE: &'static str = "UPDATE \"boards\" SET \"title\" = ?2, \"scores_state\" = ?3, \"board_blobs_shape\" = ?4, \"extra_fields\" = ?5 WHERE \"kv_key\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"boards\" WHERE \"kv_key\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.title.to_sql(), self.scores_state.to_sql(),
                 self.board_blobs_shape.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -261,9 +298,11 @@ pub mod boards {
             })
         }
     }
+
     impl rt::sync::Ordered for BoardsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"title\", \"scores_state\", \"board_blobs_shape\", \"extra_fields\" FROM \"boards\" ORDER BY \"kv_key\"";
     }
+
     /** Table `cards`: one row per element of the array `cards` of `boards`.
 
  One row per card, in order.*/
@@ -282,22 +321,34 @@ pub mod boards {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for CardsRow {
         type Key = (String,);
+
         const TABLE: &'static str = "cards";
+
         const SELECT: &'static str = "SELECT \"board_key\", \"position\", \"id\", \"points\", \"checklist_shape\", \"extra_fields\" FROM \"cards\"";
+
         const INSERT: &'static str = "INSERT INTO \"cards\" (\"board_key\", \"position\", \"id\", \"points\", \"checklist_shape\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"cards\" (\"board_key\", \"position\", \"id\", \"points\", \"checklist_shape\", \"extra_fields\")";
+
         const COLUMNS: usize = 6usize;
+
         const UPDATE: &'static str = "UPDATE \"cards\" SET \"board_key\" = ?1, \"position\" = ?2, \"points\" = ?4, \"checklist_shape\" = ?5, \"extra_fields\" = ?6 WHERE \"id\" = ?3";
+
         const DELETE: &'static str = "DELETE FROM \"cards\" WHERE \"id\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.id.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.id.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.board_key.to_sql(), self.position.to_sql(), self.id.to_sql(), self
@@ -305,6 +356,7 @@ pub mod boards {
                 .to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -332,9 +384,11 @@ pub mod boards {
             })
         }
     }
+
     impl rt::sync::Ordered for CardsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"board_key\", \"position\", \"id\", \"points\", \"checklist_shape\", \"extra_fields\" FROM \"cards\" ORDER BY \"board_key\", \"position\"";
     }
+
     /// Table `card_labels`: one row per element of the array `labels` of `cards`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct CardLabelsRow {
@@ -345,25 +399,38 @@ pub mod boards {
         /// the element / entry value itself
         pub label: String,
     }
+
     impl rt::Row for CardLabelsRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "card_labels";
+
         const SELECT: &'static str = "SELECT \"card_id\", \"position\", \"label\" FROM \"card_labels\"";
+
         const INSERT: &'static str = "INSERT INTO \"card_labels\" (\"card_id\", \"position\", \"label\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"card_labels\" (\"card_id\", \"position\", \"label\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"card_labels\" SET \"label\" = ?3 WHERE \"card_id\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"card_labels\" WHERE \"card_id\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.card_id.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.card_id.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.card_id.to_sql(), self.position.to_sql(), self.label.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -382,9 +449,11 @@ pub mod boards {
             })
         }
     }
+
     impl rt::sync::Ordered for CardLabelsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"card_id\", \"position\", \"label\" FROM \"card_labels\" ORDER BY \"card_id\", \"position\"";
     }
+
     /// Table `checklist`: one row per element of the array `checklist` of `cards`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct ChecklistRow {
@@ -401,22 +470,34 @@ pub mod boards {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for ChecklistRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "checklist";
+
         const SELECT: &'static str = "SELECT \"card_id\", \"position\", \"text\", \"done\", \"checklist_notes_shape\", \"extra_fields\" FROM \"checklist\"";
+
         const INSERT: &'static str = "INSERT INTO \"checklist\" (\"card_id\", \"position\", \"text\", \"done\", \"checklist_notes_shape\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"checklist\" (\"card_id\", \"position\", \"text\", \"done\", \"checklist_notes_shape\", \"extra_fields\")";
+
         const COLUMNS: usize = 6usize;
+
         const UPDATE: &'static str = "UPDATE \"checklist\" SET \"text\" = ?3, \"done\" = ?4, \"checklist_notes_shape\" = ?5, \"extra_fields\" = ?6 WHERE \"card_id\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"checklist\" WHERE \"card_id\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.card_id.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.card_id.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.card_id.to_sql(), self.position.to_sql(), self.text.to_sql(), self
@@ -424,6 +505,7 @@ pub mod boards {
                 .to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -454,9 +536,11 @@ pub mod boards {
             })
         }
     }
+
     impl rt::sync::Ordered for ChecklistRow {
         const SELECT_ORDERED: &'static str = "SELECT \"card_id\", \"position\", \"text\", \"done\", \"checklist_notes_shape\", \"extra_fields\" FROM \"checklist\" ORDER BY \"card_id\", \"position\"";
     }
+
     /// Table `checklist_notes`: one row per element of the array `notes` of `checklist`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct ChecklistNotesRow {
@@ -469,31 +553,44 @@ pub mod boards {
         /// the element / entry value itself
         pub note: Option<JsonAny>,
     }
+
     impl rt::Row for ChecklistNotesRow {
         type Key = (String, i64, i64);
+
         const TABLE: &'static str = "checklist_notes";
+
         const SELECT: &'static str = "SELECT \"card_id\", \"item_position\", \"position\", \"note\" FROM \"checklist_notes\"";
+
         const INSERT: &'static str = "INSERT INTO \"checklist_notes\" (\"card_id\", \"item_position\", \"position\", \"note\") VALUES (?1, ?2, ?3, ?4)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"checklist_notes\" (\"card_id\", \"item_position\", \"position\", \"note\")";
+
         const COLUMNS: usize = 4usize;
+
         const UPDATE: &'static str = "UPDATE \"checklist_notes\" SET \"note\" = ?4 WHERE \"card_id\" = ?1 AND \"item_position\" = ?2 AND \"position\" = ?3";
+
         const DELETE: &'static str = "DELETE FROM \"checklist_notes\" WHERE \"card_id\" = ?1 AND \"item_position\" = ?2 AND \"position\" = ?3";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.card_id.clone(), self.item_position, self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.card_id.to_sql(), self.item_position.to_sql(), self.position
                 .to_sql()
             ]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.card_id.to_sql(), self.item_position.to_sql(), self.position
                 .to_sql(), self.note.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -513,9 +610,11 @@ pub mod boards {
             })
         }
     }
+
     impl rt::sync::Ordered for ChecklistNotesRow {
         const SELECT_ORDERED: &'static str = "SELECT \"card_id\", \"item_position\", \"position\", \"note\" FROM \"checklist_notes\" ORDER BY \"card_id\", \"item_position\", \"position\"";
     }
+
     /// Table `board_scores`: one row per element of the array `scores` of `boards`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct BoardScoresRow {
@@ -526,25 +625,38 @@ pub mod boards {
         /// the element / entry value itself
         pub score: JsonNumber,
     }
+
     impl rt::Row for BoardScoresRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "board_scores";
+
         const SELECT: &'static str = "SELECT \"board_key\", \"position\", \"score\" FROM \"board_scores\"";
+
         const INSERT: &'static str = "INSERT INTO \"board_scores\" (\"board_key\", \"position\", \"score\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"board_scores\" (\"board_key\", \"position\", \"score\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"board_scores\" SET \"score\" = ?3 WHERE \"board_key\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"board_scores\" WHERE \"board_key\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.board_key.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.board_key.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.board_key.to_sql(), self.position.to_sql(), self.score.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -563,9 +675,11 @@ pub mod boards {
             })
         }
     }
+
     impl rt::sync::Ordered for BoardScoresRow {
         const SELECT_ORDERED: &'static str = "SELECT \"board_key\", \"position\", \"score\" FROM \"board_scores\" ORDER BY \"board_key\", \"position\"";
     }
+
     /// Table `board_blobs`: one row per element of the array `blobs` of `boards`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct BoardBlobsRow {
@@ -576,25 +690,38 @@ pub mod boards {
         /// the element / entry value itself
         pub blob: Option<Json>,
     }
+
     impl rt::Row for BoardBlobsRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "board_blobs";
+
         const SELECT: &'static str = "SELECT \"board_key\", \"position\", \"blob\" FROM \"board_blobs\"";
+
         const INSERT: &'static str = "INSERT INTO \"board_blobs\" (\"board_key\", \"position\", \"blob\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"board_blobs\" (\"board_key\", \"position\", \"blob\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"board_blobs\" SET \"blob\" = ?3 WHERE \"board_key\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"board_blobs\" WHERE \"board_key\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.board_key.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.board_key.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.board_key.to_sql(), self.position.to_sql(), self.blob.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -610,9 +737,11 @@ pub mod boards {
             })
         }
     }
+
     impl rt::sync::Ordered for BoardBlobsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"board_key\", \"position\", \"blob\" FROM \"board_blobs\" ORDER BY \"board_key\", \"position\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
@@ -625,6 +754,7 @@ pub mod boards {
         pub board_scores: Vec<BoardScoresRow>,
         pub board_blobs: Vec<BoardBlobsRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
@@ -632,9 +762,11 @@ pub mod boards {
                 + self.checklist.len() + self.checklist_notes.len()
                 + self.board_scores.len() + self.board_blobs.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -650,6 +782,7 @@ pub mod boards {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
@@ -661,6 +794,7 @@ pub mod boards {
         pub board_scores: rt::sync::TableSync<BoardScoresRow>,
         pub board_blobs: rt::sync::TableSync<BoardBlobsRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -694,6 +828,7 @@ pub mod boards {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -710,6 +845,7 @@ pub mod boards {
             self.board_blobs.write(db, rows.board_blobs, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -725,6 +861,7 @@ pub mod boards {
             self.board_blobs.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -741,6 +878,7 @@ pub mod boards {
             self.boards.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![
                 self.boards.report(), self.cards.report(), self.card_labels.report(),
@@ -749,14 +887,18 @@ pub mod boards {
             ]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["cards", "scores", "blobs"];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -798,6 +940,7 @@ pub mod boards {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -812,6 +955,7 @@ pub mod boards {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `boards` (and its children) from one value.
     pub fn boards(
         cx: &Cx<'_>,
@@ -901,6 +1045,7 @@ pub mod boards {
         }
         Ok(())
     }
+
     /// Extracts the rows of `cards` (and its children) from one value.
     fn cards(
         cx: &Cx<'_>,
@@ -962,6 +1107,7 @@ pub mod boards {
         out.cards.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `card_labels` (and its children) from one value.
     fn card_labels(
         cx: &Cx<'_>,
@@ -979,6 +1125,7 @@ pub mod boards {
         out.card_labels.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `checklist` (and its children) from one value.
     fn checklist(
         cx: &Cx<'_>,
@@ -1026,6 +1173,7 @@ pub mod boards {
         out.checklist.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `checklist_notes` (and its children) from one value.
     fn checklist_notes(
         cx: &Cx<'_>,
@@ -1044,6 +1192,7 @@ pub mod boards {
         out.checklist_notes.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `board_scores` (and its children) from one value.
     fn board_scores(
         cx: &Cx<'_>,
@@ -1061,6 +1210,7 @@ pub mod boards {
         out.board_scores.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `board_blobs` (and its children) from one value.
     fn board_blobs(
         cx: &Cx<'_>,
@@ -1078,6 +1228,7 @@ pub mod boards {
         out.board_blobs.push(row);
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {
@@ -1091,6 +1242,7 @@ pub mod boards {
         pub board_scores: std::collections::HashMap<(String,), Vec<BoardScoresRow>>,
         pub board_blobs: std::collections::HashMap<(String,), Vec<BoardBlobsRow>>,
     }
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {
@@ -1132,6 +1284,7 @@ pub mod boards {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `boards` row.
     fn json_boards(row: &BoardsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -1198,6 +1351,7 @@ pub mod boards {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     /// Rebuilds the JSON object of one `cards` row.
     fn json_cards(row: &CardsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -1248,6 +1402,7 @@ pub mod boards {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     /// Rebuilds the JSON object of one `checklist` row.
     fn json_checklist(row: &ChecklistRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();

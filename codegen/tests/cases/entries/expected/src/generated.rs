@@ -15,9 +15,12 @@
     unused_assignments
 )]
 pub use kv2sql_runtime as rt;
+
 use rt::{Error, KvEntry, KvSnapshot, Report, SqlExecutor};
+
 /// The full current schema, for reviewers (the database is built by [`MIGRATIONS`]).
 pub const SCHEMA_SQL: &str = include_str!("../schema.sql");
+
 /// Every schema migration, in order.
 pub const MIGRATIONS: &[rt::migrations::Migration] = &[
     rt::migrations::Migration {
@@ -26,8 +29,10 @@ pub const MIGRATIONS: &[rt::migrations::Migration] = &[
         sql: include_str!("../migrations/0001_initial.sql"),
     },
 ];
+
 /// The number of tables the mapping defines.
 pub const TABLE_COUNT: usize = 5usize;
+
 /// Every table the mapping defines: the tables the divergence guard watches.
 pub const TABLES: &[&str] = &[
     "directories",
@@ -36,6 +41,7 @@ pub const TABLES: &[&str] = &[
     "people",
     "person_aliases",
 ];
+
 /// How the KV keys a migration reads are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvSource {
@@ -44,12 +50,15 @@ pub enum KvSource {
     /// Every key with this prefix (KV `list` with a prefix).
     Prefix(&'static str),
 }
+
 /// The KV keys and prefixes the mapping reads, in mapping order.
 pub const KV_SOURCES: &[KvSource] = &[KvSource::Key("directory")];
+
 /// Whether the mapping has a source for this KV key.
 pub fn is_mapped(key: &str) -> bool {
     key == "directory"
 }
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MigrateOptions {
     /// Compute the report but write no table rows. Pending schema migrations still run so
@@ -61,6 +70,7 @@ pub struct MigrateOptions {
     /// extracts while the calling thread writes (on `wasm32` there is only one thread).
     pub single_thread: bool,
 }
+
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
         if let Some(f) = self.progress {
@@ -68,12 +78,15 @@ impl MigrateOptions {
         }
     }
 }
+
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
+
 /// Rows extracted from one source, on their way to its writer.
 pub enum Chunk {
     Directories(directories::Rows),
 }
+
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
 pub fn extract_all(
     kv: &KvSnapshot,
@@ -85,12 +98,14 @@ pub fn extract_all(
     )?;
     Ok(vec![directories_source])
 }
+
 /// Every source's writer, each loaded (its stored rows read) when the source's first
 /// chunk arrives.
 #[derive(Debug, Default)]
 pub struct Writers {
     directories: Option<directories::Writer>,
 }
+
 impl Writers {
     /// Compares a chunk with its source's stored rows and writes the difference.
     pub fn write(
@@ -112,11 +127,13 @@ impl Writers {
             }
         }
     }
+
     /// Loads the writers no chunk has loaded yet.
     pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
         rt::sync::loaded(&mut self.directories, || directories::Writer::load(db))?;
         Ok(())
     }
+
     /// After the last chunk: retires, then deletes (children first), the rows the
     /// sources no longer have; returns every table's report.
     pub fn finish(
@@ -133,14 +150,17 @@ impl Writers {
         Ok(tables)
     }
 }
+
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
 }
+
 /// The schema version the database is at (0 for a new database).
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
+
 /// Migrates every mapped KV value into the tables: each source's rows are extracted in
 /// chunks (parsed, upgraded and checked), compared with the stored rows and only the
 /// difference is written. Run it inside a transaction: on any error, roll it back and
@@ -175,12 +195,14 @@ pub fn migrate(
         ..Default::default()
     })
 }
-/// Rebuilds the KV values from the tables: the upgraded v1 values, exactly.
+
+/// Rebuilds the KV values from the tables: the values the mapping's upgrade hooks produce, exactly.
 pub fn export(db: &mut dyn SqlExecutor) -> Result<KvSnapshot, Error> {
     let mut entries: Vec<KvEntry> = Vec::new();
     entries.extend(directories::export(db)?);
     KvSnapshot::new(entries)
 }
+
 /// The mapped entries of a snapshot as a migration sees them: parsed, upgraded by the
 /// source's `upgrade` hook, and written back as compact JSON. What `export` must equal.
 pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
@@ -188,6 +210,7 @@ pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
     entries.extend(directories::upgraded(kv)?);
     KvSnapshot::new(entries)
 }
+
 /// KV source `directory` → table `directories` and its children.
 pub mod directories {
     use super::rt;
@@ -200,6 +223,7 @@ pub mod directories {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `directories`: one row per KV value of `directory`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct DirectoriesRow {
@@ -214,28 +238,41 @@ pub mod directories {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for DirectoriesRow {
         type Key = (String,);
+
         const TABLE: &'static str = "directories";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"counters_shape\", \"people_shape\", \"extra_fields\" FROM \"directories\"";
+
         const INSERT: &'static str = "INSERT INTO \"directories\" (\"kv_key\", \"version\", \"counters_shape\", \"people_shape\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"directories\" (\"kv_key\", \"version\", \"counters_shape\", \"people_shape\", \"extra_fields\")";
+
         const COLUMNS: usize = 5usize;
+
         const UPDATE: &'static str = "UPDATE \"directories\" SET \"version\" = ?2, \"counters_shape\" = ?3, \"people_shape\" = ?4, \"extra_fields\" = ?5 WHERE \"kv_key\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"directories\" WHERE \"kv_key\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.version.to_sql(), self.counters_shape
                 .to_sql(), self.people_shape.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -262,9 +299,11 @@ pub mod directories {
             })
         }
     }
+
     impl rt::sync::Ordered for DirectoriesRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"counters_shape\", \"people_shape\", \"extra_fields\" FROM \"directories\" ORDER BY \"kv_key\"";
     }
+
     /** Table `logins`: one row per entry of the object `logins` of `directories`.
 
  login → address*/
@@ -277,25 +316,38 @@ pub mod directories {
         /// the element / entry value itself
         pub address: String,
     }
+
     impl rt::Row for LoginsRow {
         type Key = (String, String);
+
         const TABLE: &'static str = "logins";
+
         const SELECT: &'static str = "SELECT \"dir_key\", \"login\", \"address\" FROM \"logins\"";
+
         const INSERT: &'static str = "INSERT INTO \"logins\" (\"dir_key\", \"login\", \"address\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"logins\" (\"dir_key\", \"login\", \"address\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"logins\" SET \"address\" = ?3 WHERE \"dir_key\" = ?1 AND \"login\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"logins\" WHERE \"dir_key\" = ?1 AND \"login\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.dir_key.clone(), self.login.clone())
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.dir_key.to_sql(), self.login.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.dir_key.to_sql(), self.login.to_sql(), self.address.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -314,9 +366,11 @@ pub mod directories {
             })
         }
     }
+
     impl rt::sync::Ordered for LoginsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"dir_key\", \"login\", \"address\" FROM \"logins\" ORDER BY \"dir_key\", \"dir_key\", \"login\"";
     }
+
     /// Table `counters`: one row per entry of the object `counters` of `directories`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct CountersRow {
@@ -327,25 +381,38 @@ pub mod directories {
         /// the element / entry value itself
         pub value: Option<i64>,
     }
+
     impl rt::Row for CountersRow {
         type Key = (String, String);
+
         const TABLE: &'static str = "counters";
+
         const SELECT: &'static str = "SELECT \"dir_key\", \"name\", \"value\" FROM \"counters\"";
+
         const INSERT: &'static str = "INSERT INTO \"counters\" (\"dir_key\", \"name\", \"value\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"counters\" (\"dir_key\", \"name\", \"value\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"counters\" SET \"value\" = ?3 WHERE \"dir_key\" = ?1 AND \"name\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"counters\" WHERE \"dir_key\" = ?1 AND \"name\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.dir_key.clone(), self.name.clone())
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.dir_key.to_sql(), self.name.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.dir_key.to_sql(), self.name.to_sql(), self.value.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -364,9 +431,11 @@ pub mod directories {
             })
         }
     }
+
     impl rt::sync::Ordered for CountersRow {
         const SELECT_ORDERED: &'static str = "SELECT \"dir_key\", \"name\", \"value\" FROM \"counters\" ORDER BY \"dir_key\", \"dir_key\", \"name\"";
     }
+
     /// Table `people`: one row per entry of the object `people` of `directories`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct PeopleRow {
@@ -383,28 +452,41 @@ pub mod directories {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for PeopleRow {
         type Key = (String, String);
+
         const TABLE: &'static str = "people";
+
         const SELECT: &'static str = "SELECT \"dir_key\", \"handle\", \"position\", \"full_name\", \"age\", \"extra_fields\" FROM \"people\"";
+
         const INSERT: &'static str = "INSERT INTO \"people\" (\"dir_key\", \"handle\", \"position\", \"full_name\", \"age\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"people\" (\"dir_key\", \"handle\", \"position\", \"full_name\", \"age\", \"extra_fields\")";
+
         const COLUMNS: usize = 6usize;
+
         const UPDATE: &'static str = "UPDATE \"people\" SET \"position\" = ?3, \"full_name\" = ?4, \"age\" = ?5, \"extra_fields\" = ?6 WHERE \"dir_key\" = ?1 AND \"handle\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"people\" WHERE \"dir_key\" = ?1 AND \"handle\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.dir_key.clone(), self.handle.clone())
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.dir_key.to_sql(), self.handle.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.dir_key.to_sql(), self.handle.to_sql(), self.position.to_sql(), self
                 .full_name.to_sql(), self.age.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -432,9 +514,11 @@ pub mod directories {
             })
         }
     }
+
     impl rt::sync::Ordered for PeopleRow {
         const SELECT_ORDERED: &'static str = "SELECT \"dir_key\", \"handle\", \"position\", \"full_name\", \"age\", \"extra_fields\" FROM \"people\" ORDER BY \"dir_key\", \"position\"";
     }
+
     /// Table `person_aliases`: one row per element of the array `aliases` of `people`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct PersonAliasesRow {
@@ -447,28 +531,41 @@ pub mod directories {
         /// the element / entry value itself
         pub alias: String,
     }
+
     impl rt::Row for PersonAliasesRow {
         type Key = (String, String, i64);
+
         const TABLE: &'static str = "person_aliases";
+
         const SELECT: &'static str = "SELECT \"dir_key\", \"handle\", \"position\", \"alias\" FROM \"person_aliases\"";
+
         const INSERT: &'static str = "INSERT INTO \"person_aliases\" (\"dir_key\", \"handle\", \"position\", \"alias\") VALUES (?1, ?2, ?3, ?4)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"person_aliases\" (\"dir_key\", \"handle\", \"position\", \"alias\")";
+
         const COLUMNS: usize = 4usize;
+
         const UPDATE: &'static str = "UPDATE \"person_aliases\" SET \"alias\" = ?4 WHERE \"dir_key\" = ?1 AND \"handle\" = ?2 AND \"position\" = ?3";
+
         const DELETE: &'static str = "DELETE FROM \"person_aliases\" WHERE \"dir_key\" = ?1 AND \"handle\" = ?2 AND \"position\" = ?3";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.dir_key.clone(), self.handle.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.dir_key.to_sql(), self.handle.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.dir_key.to_sql(), self.handle.to_sql(), self.position.to_sql(), self
                 .alias.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -491,9 +588,11 @@ pub mod directories {
             })
         }
     }
+
     impl rt::sync::Ordered for PersonAliasesRow {
         const SELECT_ORDERED: &'static str = "SELECT \"dir_key\", \"handle\", \"position\", \"alias\" FROM \"person_aliases\" ORDER BY \"dir_key\", \"handle\", \"position\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
@@ -503,15 +602,18 @@ pub mod directories {
         pub people: Vec<PeopleRow>,
         pub person_aliases: Vec<PersonAliasesRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.directories.len() + self.logins.len() + self.counters.len()
                 + self.people.len() + self.person_aliases.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -525,6 +627,7 @@ pub mod directories {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
@@ -534,6 +637,7 @@ pub mod directories {
         pub people: rt::sync::TableSync<PeopleRow>,
         pub person_aliases: rt::sync::TableSync<PersonAliasesRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -565,6 +669,7 @@ pub mod directories {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -579,6 +684,7 @@ pub mod directories {
             self.person_aliases.write(db, rows.person_aliases, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -592,6 +698,7 @@ pub mod directories {
             self.person_aliases.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -606,6 +713,7 @@ pub mod directories {
             self.directories.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![
                 self.directories.report(), self.logins.report(), self.counters.report(),
@@ -613,14 +721,18 @@ pub mod directories {
             ]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -662,6 +774,7 @@ pub mod directories {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -676,6 +789,7 @@ pub mod directories {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `directories` (and its children) from one value.
     pub fn directories(
         cx: &Cx<'_>,
@@ -736,6 +850,7 @@ pub mod directories {
         }
         Ok(())
     }
+
     /// Extracts the rows of `logins` (and its children) from one value.
     fn logins(
         cx: &Cx<'_>,
@@ -753,6 +868,7 @@ pub mod directories {
         out.logins.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `counters` (and its children) from one value.
     fn counters(
         cx: &Cx<'_>,
@@ -770,6 +886,7 @@ pub mod directories {
         out.counters.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `people` (and its children) from one value.
     fn people(
         cx: &Cx<'_>,
@@ -818,6 +935,7 @@ pub mod directories {
         out.people.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `person_aliases` (and its children) from one value.
     fn person_aliases(
         cx: &Cx<'_>,
@@ -836,6 +954,7 @@ pub mod directories {
         out.person_aliases.push(row);
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {
@@ -847,6 +966,7 @@ pub mod directories {
             Vec<PersonAliasesRow>,
         >,
     }
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {
@@ -877,6 +997,7 @@ pub mod directories {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `directories` row.
     fn json_directories(row: &DirectoriesRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -953,6 +1074,7 @@ pub mod directories {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     /// Rebuilds the JSON object of one `people` row.
     fn json_people(row: &PeopleRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();

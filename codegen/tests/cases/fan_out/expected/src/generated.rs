@@ -15,9 +15,12 @@
     unused_assignments
 )]
 pub use kv2sql_runtime as rt;
+
 use rt::{Error, KvEntry, KvSnapshot, Report, SqlExecutor};
+
 /// The full current schema, for reviewers (the database is built by [`MIGRATIONS`]).
 pub const SCHEMA_SQL: &str = include_str!("../schema.sql");
+
 /// Every schema migration, in order.
 pub const MIGRATIONS: &[rt::migrations::Migration] = &[
     rt::migrations::Migration {
@@ -26,10 +29,13 @@ pub const MIGRATIONS: &[rt::migrations::Migration] = &[
         sql: include_str!("../migrations/0001_initial.sql"),
     },
 ];
+
 /// The number of tables the mapping defines.
 pub const TABLE_COUNT: usize = 4usize;
+
 /// Every table the mapping defines: the tables the divergence guard watches.
 pub const TABLES: &[&str] = &["scans", "repos", "repo_state", "scan_totals"];
+
 /// How the KV keys a migration reads are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvSource {
@@ -38,12 +44,15 @@ pub enum KvSource {
     /// Every key with this prefix (KV `list` with a prefix).
     Prefix(&'static str),
 }
+
 /// The KV keys and prefixes the mapping reads, in mapping order.
 pub const KV_SOURCES: &[KvSource] = &[KvSource::Key("scan")];
+
 /// Whether the mapping has a source for this KV key.
 pub fn is_mapped(key: &str) -> bool {
     key == "scan"
 }
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MigrateOptions {
     /// Compute the report but write no table rows. Pending schema migrations still run so
@@ -55,6 +64,7 @@ pub struct MigrateOptions {
     /// extracts while the calling thread writes (on `wasm32` there is only one thread).
     pub single_thread: bool,
 }
+
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
         if let Some(f) = self.progress {
@@ -62,12 +72,15 @@ impl MigrateOptions {
         }
     }
 }
+
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
+
 /// Rows extracted from one source, on their way to its writer.
 pub enum Chunk {
     Scans(scans::Rows),
 }
+
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
 pub fn extract_all(
     kv: &KvSnapshot,
@@ -76,12 +89,14 @@ pub fn extract_all(
     let scans_source = scans::extract_all(kv, &mut |rows| sink(Chunk::Scans(rows)))?;
     Ok(vec![scans_source])
 }
+
 /// Every source's writer, each loaded (its stored rows read) when the source's first
 /// chunk arrives.
 #[derive(Debug, Default)]
 pub struct Writers {
     scans: Option<scans::Writer>,
 }
+
 impl Writers {
     /// Compares a chunk with its source's stored rows and writes the difference.
     pub fn write(
@@ -103,11 +118,13 @@ impl Writers {
             }
         }
     }
+
     /// Loads the writers no chunk has loaded yet.
     pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
         rt::sync::loaded(&mut self.scans, || scans::Writer::load(db))?;
         Ok(())
     }
+
     /// After the last chunk: retires, then deletes (children first), the rows the
     /// sources no longer have; returns every table's report.
     pub fn finish(
@@ -124,14 +141,17 @@ impl Writers {
         Ok(tables)
     }
 }
+
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
 }
+
 /// The schema version the database is at (0 for a new database).
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
+
 /// Migrates every mapped KV value into the tables: each source's rows are extracted in
 /// chunks (parsed, upgraded and checked), compared with the stored rows and only the
 /// difference is written. Run it inside a transaction: on any error, roll it back and
@@ -166,12 +186,14 @@ pub fn migrate(
         ..Default::default()
     })
 }
-/// Rebuilds the KV values from the tables: the upgraded v1 values, exactly.
+
+/// Rebuilds the KV values from the tables: the values the mapping's upgrade hooks produce, exactly.
 pub fn export(db: &mut dyn SqlExecutor) -> Result<KvSnapshot, Error> {
     let mut entries: Vec<KvEntry> = Vec::new();
     entries.extend(scans::export(db)?);
     KvSnapshot::new(entries)
 }
+
 /// The mapped entries of a snapshot as a migration sees them: parsed, upgraded by the
 /// source's `upgrade` hook, and written back as compact JSON. What `export` must equal.
 pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
@@ -179,6 +201,7 @@ pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
     entries.extend(scans::upgraded(kv)?);
     KvSnapshot::new(entries)
 }
+
 /// KV source `scan` → table `scans` and its children.
 pub mod scans {
     use super::rt;
@@ -191,6 +214,7 @@ pub mod scans {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `scans`: one row per KV value of `scan`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct ScansRow {
@@ -201,25 +225,38 @@ pub mod scans {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for ScansRow {
         type Key = (String,);
+
         const TABLE: &'static str = "scans";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"scans\"";
+
         const INSERT: &'static str = "INSERT INTO \"scans\" (\"kv_key\", \"version\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"scans\" (\"kv_key\", \"version\", \"extra_fields\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"scans\" SET \"version\" = ?2, \"extra_fields\" = ?3 WHERE \"kv_key\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"scans\" WHERE \"kv_key\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql(), self.version.to_sql(), self.extra_fields.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -238,9 +275,11 @@ pub mod scans {
             })
         }
     }
+
     impl rt::sync::Ordered for ScansRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"scans\" ORDER BY \"kv_key\"";
     }
+
     /// Table `repos`: one row per entry of the object `repos` of `scans`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct ReposRow {
@@ -251,25 +290,38 @@ pub mod scans {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for ReposRow {
         type Key = (String, String);
+
         const TABLE: &'static str = "repos";
+
         const SELECT: &'static str = "SELECT \"scan_key\", \"repo\", \"extra_fields\" FROM \"repos\"";
+
         const INSERT: &'static str = "INSERT INTO \"repos\" (\"scan_key\", \"repo\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"repos\" (\"scan_key\", \"repo\", \"extra_fields\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"repos\" SET \"extra_fields\" = ?3 WHERE \"scan_key\" = ?1 AND \"repo\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"repos\" WHERE \"scan_key\" = ?1 AND \"repo\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.scan_key.clone(), self.repo.clone())
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.repo.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.repo.to_sql(), self.extra_fields.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -288,9 +340,11 @@ pub mod scans {
             })
         }
     }
+
     impl rt::sync::Ordered for ReposRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"repo\", \"extra_fields\" FROM \"repos\" ORDER BY \"scan_key\", \"scan_key\", \"repo\"";
     }
+
     /// Table `repo_state`: one row per variant present in a `repos` row's object.
     #[derive(Debug, Clone, PartialEq)]
     pub struct RepoStateRow {
@@ -305,28 +359,41 @@ pub mod scans {
         /// the variant's field (see fan_out)
         pub fails: Option<i64>,
     }
+
     impl rt::Row for RepoStateRow {
         type Key = (String, String, String);
+
         const TABLE: &'static str = "repo_state";
+
         const SELECT: &'static str = "SELECT \"scan_key\", \"repo\", \"kind\", \"last_at\", \"fails\" FROM \"repo_state\"";
+
         const INSERT: &'static str = "INSERT INTO \"repo_state\" (\"scan_key\", \"repo\", \"kind\", \"last_at\", \"fails\") VALUES (?1, ?2, ?3, ?4, ?5)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"repo_state\" (\"scan_key\", \"repo\", \"kind\", \"last_at\", \"fails\")";
+
         const COLUMNS: usize = 5usize;
+
         const UPDATE: &'static str = "UPDATE \"repo_state\" SET \"last_at\" = ?4, \"fails\" = ?5 WHERE \"scan_key\" = ?1 AND \"repo\" = ?2 AND \"kind\" = ?3";
+
         const DELETE: &'static str = "DELETE FROM \"repo_state\" WHERE \"scan_key\" = ?1 AND \"repo\" = ?2 AND \"kind\" = ?3";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.scan_key.clone(), self.repo.clone(), self.kind.clone())
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.repo.to_sql(), self.kind.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.scan_key.to_sql(), self.repo.to_sql(), self.kind.to_sql(), self
                 .last_at.to_sql(), self.fails.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -353,9 +420,11 @@ pub mod scans {
             })
         }
     }
+
     impl rt::sync::Ordered for RepoStateRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"repo\", \"kind\", \"last_at\", \"fails\" FROM \"repo_state\" ORDER BY \"scan_key\", \"repo\", \"scan_key\", \"repo\", \"kind\"";
     }
+
     /// Table `scan_totals`: one row per variant present in a `scans` row's object.
     #[derive(Debug, Clone, PartialEq)]
     pub struct ScanTotalsRow {
@@ -366,25 +435,38 @@ pub mod scans {
         /// the variant's field (see fan_out)
         pub total: Option<JsonNumber>,
     }
+
     impl rt::Row for ScanTotalsRow {
         type Key = (String, String);
+
         const TABLE: &'static str = "scan_totals";
+
         const SELECT: &'static str = "SELECT \"scan_key\", \"period\", \"total\" FROM \"scan_totals\"";
+
         const INSERT: &'static str = "INSERT INTO \"scan_totals\" (\"scan_key\", \"period\", \"total\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"scan_totals\" (\"scan_key\", \"period\", \"total\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"scan_totals\" SET \"total\" = ?3 WHERE \"scan_key\" = ?1 AND \"period\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"scan_totals\" WHERE \"scan_key\" = ?1 AND \"period\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.scan_key.clone(), self.period.clone())
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.period.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.scan_key.to_sql(), self.period.to_sql(), self.total.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -403,9 +485,11 @@ pub mod scans {
             })
         }
     }
+
     impl rt::sync::Ordered for ScanTotalsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"scan_key\", \"period\", \"total\" FROM \"scan_totals\" ORDER BY \"scan_key\", \"scan_key\", \"period\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
@@ -414,15 +498,18 @@ pub mod scans {
         pub repo_state: Vec<RepoStateRow>,
         pub scan_totals: Vec<ScanTotalsRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.scans.len() + self.repos.len() + self.repo_state.len()
                 + self.scan_totals.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -435,6 +522,7 @@ pub mod scans {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
@@ -443,6 +531,7 @@ pub mod scans {
         pub repo_state: rt::sync::TableSync<RepoStateRow>,
         pub scan_totals: rt::sync::TableSync<ScanTotalsRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -461,6 +550,7 @@ pub mod scans {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -474,6 +564,7 @@ pub mod scans {
             self.scan_totals.write(db, rows.scan_totals, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -486,6 +577,7 @@ pub mod scans {
             self.scan_totals.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -499,6 +591,7 @@ pub mod scans {
             self.scans.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![
                 self.scans.report(), self.repos.report(), self.repo_state.report(), self
@@ -506,14 +599,18 @@ pub mod scans {
             ]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -555,6 +652,7 @@ pub mod scans {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -569,6 +667,7 @@ pub mod scans {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `scans` (and its children) from one value.
     pub fn scans(
         cx: &Cx<'_>,
@@ -600,6 +699,7 @@ pub mod scans {
         scan_totals(cx, at, obj, &row, out)?;
         Ok(())
     }
+
     /// Extracts the rows of `repos` (and its children) from one value.
     fn repos(
         cx: &Cx<'_>,
@@ -627,6 +727,7 @@ pub mod scans {
         out.repos.push(row);
         Ok(())
     }
+
     /// Extracts the rows of `repo_state` (and its children) from one value.
     fn repo_state(
         cx: &Cx<'_>,
@@ -667,6 +768,7 @@ pub mod scans {
         }
         Ok(())
     }
+
     /// Extracts the rows of `scan_totals` (and its children) from one value.
     fn scan_totals(
         cx: &Cx<'_>,
@@ -693,6 +795,7 @@ pub mod scans {
         }
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {
@@ -700,6 +803,7 @@ pub mod scans {
         pub repo_state: std::collections::HashMap<(String, String), Vec<RepoStateRow>>,
         pub scan_totals: std::collections::HashMap<(String,), Vec<ScanTotalsRow>>,
     }
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {
@@ -729,6 +833,7 @@ pub mod scans {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `scans` row.
     fn json_scans(row: &ScansRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -768,6 +873,7 @@ pub mod scans {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     /// Rebuilds the JSON object of one `repos` row.
     fn json_repos(row: &ReposRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();

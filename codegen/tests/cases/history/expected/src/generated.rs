@@ -15,9 +15,12 @@
     unused_assignments
 )]
 pub use kv2sql_runtime as rt;
+
 use rt::{Error, KvEntry, KvSnapshot, Report, SqlExecutor};
+
 /// The full current schema, for reviewers (the database is built by [`MIGRATIONS`]).
 pub const SCHEMA_SQL: &str = include_str!("../schema.sql");
+
 /// Every schema migration, in order.
 pub const MIGRATIONS: &[rt::migrations::Migration] = &[
     rt::migrations::Migration {
@@ -26,10 +29,13 @@ pub const MIGRATIONS: &[rt::migrations::Migration] = &[
         sql: include_str!("../migrations/0001_initial.sql"),
     },
 ];
+
 /// The number of tables the mapping defines.
 pub const TABLE_COUNT: usize = 2usize;
+
 /// Every table the mapping defines: the tables the divergence guard watches.
 pub const TABLES: &[&str] = &["event_logs", "events"];
+
 /// How the KV keys a migration reads are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvSource {
@@ -38,12 +44,15 @@ pub enum KvSource {
     /// Every key with this prefix (KV `list` with a prefix).
     Prefix(&'static str),
 }
+
 /// The KV keys and prefixes the mapping reads, in mapping order.
 pub const KV_SOURCES: &[KvSource] = &[KvSource::Key("events")];
+
 /// Whether the mapping has a source for this KV key.
 pub fn is_mapped(key: &str) -> bool {
     key == "events"
 }
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MigrateOptions {
     /// Compute the report but write no table rows. Pending schema migrations still run so
@@ -55,6 +64,7 @@ pub struct MigrateOptions {
     /// extracts while the calling thread writes (on `wasm32` there is only one thread).
     pub single_thread: bool,
 }
+
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
         if let Some(f) = self.progress {
@@ -62,12 +72,15 @@ impl MigrateOptions {
         }
     }
 }
+
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
+
 /// Rows extracted from one source, on their way to its writer.
 pub enum Chunk {
     EventLogs(event_logs::Rows),
 }
+
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
 pub fn extract_all(
     kv: &KvSnapshot,
@@ -79,12 +92,14 @@ pub fn extract_all(
     )?;
     Ok(vec![event_logs_source])
 }
+
 /// Every source's writer, each loaded (its stored rows read) when the source's first
 /// chunk arrives.
 #[derive(Debug, Default)]
 pub struct Writers {
     event_logs: Option<event_logs::Writer>,
 }
+
 impl Writers {
     /// Compares a chunk with its source's stored rows and writes the difference.
     pub fn write(
@@ -106,11 +121,13 @@ impl Writers {
             }
         }
     }
+
     /// Loads the writers no chunk has loaded yet.
     pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
         rt::sync::loaded(&mut self.event_logs, || event_logs::Writer::load(db))?;
         Ok(())
     }
+
     /// After the last chunk: retires, then deletes (children first), the rows the
     /// sources no longer have; returns every table's report.
     pub fn finish(
@@ -127,14 +144,17 @@ impl Writers {
         Ok(tables)
     }
 }
+
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
 }
+
 /// The schema version the database is at (0 for a new database).
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
+
 /// Migrates every mapped KV value into the tables: each source's rows are extracted in
 /// chunks (parsed, upgraded and checked), compared with the stored rows and only the
 /// difference is written. Run it inside a transaction: on any error, roll it back and
@@ -169,12 +189,14 @@ pub fn migrate(
         ..Default::default()
     })
 }
-/// Rebuilds the KV values from the tables: the upgraded v1 values, exactly.
+
+/// Rebuilds the KV values from the tables: the values the mapping's upgrade hooks produce, exactly.
 pub fn export(db: &mut dyn SqlExecutor) -> Result<KvSnapshot, Error> {
     let mut entries: Vec<KvEntry> = Vec::new();
     entries.extend(event_logs::export(db)?);
     KvSnapshot::new(entries)
 }
+
 /// The mapped entries of a snapshot as a migration sees them: parsed, upgraded by the
 /// source's `upgrade` hook, and written back as compact JSON. What `export` must equal.
 pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
@@ -182,6 +204,7 @@ pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
     entries.extend(event_logs::upgraded(kv)?);
     KvSnapshot::new(entries)
 }
+
 /// KV source `events` → table `event_logs` and its children.
 pub mod event_logs {
     use super::rt;
@@ -194,6 +217,7 @@ pub mod event_logs {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `event_logs`: one row per KV value of `events`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct EventLogsRow {
@@ -204,25 +228,38 @@ pub mod event_logs {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for EventLogsRow {
         type Key = (String,);
+
         const TABLE: &'static str = "event_logs";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"event_logs\"";
+
         const INSERT: &'static str = "INSERT INTO \"event_logs\" (\"kv_key\", \"version\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"event_logs\" (\"kv_key\", \"version\", \"extra_fields\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"event_logs\" SET \"version\" = ?2, \"extra_fields\" = ?3 WHERE \"kv_key\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"event_logs\" WHERE \"kv_key\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql(), self.version.to_sql(), self.extra_fields.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -241,9 +278,11 @@ pub mod event_logs {
             })
         }
     }
+
     impl rt::sync::Ordered for EventLogsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"version\", \"extra_fields\" FROM \"event_logs\" ORDER BY \"kv_key\"";
     }
+
     /** Table `events`: one row per element of the array `events` of `event_logs`.
 
  NULL position once the event dropped out of the KV value.*/
@@ -262,30 +301,43 @@ pub mod event_logs {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for EventsRow {
         type Key = (String,);
+
         const TABLE: &'static str = "events";
+
         const SELECT: &'static str = "SELECT \"log_key\", \"position\", \"id\", \"kind\", \"data\", \"extra_fields\" FROM \"events\"";
+
         const INSERT: &'static str = "INSERT INTO \"events\" (\"log_key\", \"position\", \"id\", \"kind\", \"data\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"events\" (\"log_key\", \"position\", \"id\", \"kind\", \"data\", \"extra_fields\")";
+
         const COLUMNS: usize = 6usize;
+
         const UPDATE: &'static str = "UPDATE \"events\" SET \"log_key\" = ?1, \"position\" = ?2, \"kind\" = ?4, \"data\" = ?5, \"extra_fields\" = ?6 WHERE \"id\" = ?3";
+
         const DELETE: &'static str = "DELETE FROM \"events\" WHERE \"id\" = ?1";
+
         const RETIRE: Option<&'static str> = Some(
             "UPDATE \"events\" SET \"position\" = NULL WHERE \"id\" = ?1",
         );
+
         fn key(&self) -> Self::Key {
             (self.id.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.id.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.log_key.to_sql(), self.position.to_sql(), self.id.to_sql(), self
                 .kind.to_sql(), self.data.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -312,9 +364,11 @@ pub mod event_logs {
                 )?,
             })
         }
+
         fn is_retired(&self) -> bool {
             self.position.is_none()
         }
+
         fn retired(&self) -> Self {
             Self {
                 position: None,
@@ -322,9 +376,11 @@ pub mod event_logs {
             }
         }
     }
+
     impl rt::sync::Ordered for EventsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"log_key\", \"position\", \"id\", \"kind\", \"data\", \"extra_fields\" FROM \"events\" ORDER BY \"log_key\", \"position\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
@@ -332,14 +388,17 @@ pub mod event_logs {
         pub events: Vec<EventsRow>,
         pub kv2sql_events_keys: std::collections::HashMap<(String,), String>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.event_logs.len() + self.events.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -350,12 +409,14 @@ pub mod event_logs {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
         pub event_logs: rt::sync::TableSync<EventLogsRow>,
         pub events: rt::sync::TableSync<EventsRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -368,6 +429,7 @@ pub mod event_logs {
                 events: rt::sync::TableSync::load(db, "events", rt::OnMissing::Keep)?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -379,6 +441,7 @@ pub mod event_logs {
             self.events.write(db, rows.events, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -389,6 +452,7 @@ pub mod event_logs {
             self.events.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -400,18 +464,23 @@ pub mod event_logs {
             self.event_logs.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.event_logs.report(), self.events.report()]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["events"];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -453,6 +522,7 @@ pub mod event_logs {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -467,6 +537,7 @@ pub mod event_logs {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `event_logs` (and its children) from one value.
     pub fn event_logs(
         cx: &Cx<'_>,
@@ -506,6 +577,7 @@ pub mod event_logs {
         }
         Ok(())
     }
+
     /// Extracts the rows of `events` (and its children) from one value.
     fn events(
         cx: &Cx<'_>,
@@ -540,11 +612,13 @@ pub mod event_logs {
         out.events.push(row);
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {
         pub events: std::collections::HashMap<(String,), Vec<EventsRow>>,
     }
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {
@@ -566,6 +640,7 @@ pub mod event_logs {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `event_logs` row.
     fn json_event_logs(row: &EventLogsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -594,6 +669,7 @@ pub mod event_logs {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     /// Rebuilds the JSON object of one `events` row.
     fn json_events(row: &EventsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -603,6 +679,7 @@ pub mod event_logs {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl EventsRow {
         /// The JSON object this `events` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {

@@ -15,9 +15,12 @@
     unused_assignments
 )]
 pub use kv2sql_runtime as rt;
+
 use rt::{Error, KvEntry, KvSnapshot, Report, SqlExecutor};
+
 /// The full current schema, for reviewers (the database is built by [`MIGRATIONS`]).
 pub const SCHEMA_SQL: &str = include_str!("../schema.sql");
+
 /// Every schema migration, in order.
 pub const MIGRATIONS: &[rt::migrations::Migration] = &[
     rt::migrations::Migration {
@@ -26,10 +29,13 @@ pub const MIGRATIONS: &[rt::migrations::Migration] = &[
         sql: include_str!("../migrations/0001_initial.sql"),
     },
 ];
+
 /// The number of tables the mapping defines.
 pub const TABLE_COUNT: usize = 3usize;
+
 /// Every table the mapping defines: the tables the divergence guard watches.
 pub const TABLES: &[&str] = &["hostile_docs", "hostile_items", "hostile_pattern"];
+
 /// How the KV keys a migration reads are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvSource {
@@ -38,16 +44,19 @@ pub enum KvSource {
     /// Every key with this prefix (KV `list` with a prefix).
     Prefix(&'static str),
 }
+
 /// The KV keys and prefixes the mapping reads, in mapping order.
 pub const KV_SOURCES: &[KvSource] = &[
     KvSource::Key("hostile:\"q\\'); DROP TABLE x; --*/\n\t"),
     KvSource::Prefix("hostile-pattern:'\\\"--"),
 ];
+
 /// Whether the mapping has a source for this KV key.
 pub fn is_mapped(key: &str) -> bool {
     key == "hostile:\"q\\'); DROP TABLE x; --*/\n\t"
         || key.starts_with("hostile-pattern:'\\\"--")
 }
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MigrateOptions {
     /// Compute the report but write no table rows. Pending schema migrations still run so
@@ -59,6 +68,7 @@ pub struct MigrateOptions {
     /// extracts while the calling thread writes (on `wasm32` there is only one thread).
     pub single_thread: bool,
 }
+
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
         if let Some(f) = self.progress {
@@ -66,13 +76,16 @@ impl MigrateOptions {
         }
     }
 }
+
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
+
 /// Rows extracted from one source, on their way to its writer.
 pub enum Chunk {
     HostileDocs(hostile_docs::Rows),
     HostilePattern(hostile_pattern::Rows),
 }
+
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
 pub fn extract_all(
     kv: &KvSnapshot,
@@ -88,6 +101,7 @@ pub fn extract_all(
     )?;
     Ok(vec![hostile_docs_source, hostile_pattern_source])
 }
+
 /// Every source's writer, each loaded (its stored rows read) when the source's first
 /// chunk arrives.
 #[derive(Debug, Default)]
@@ -95,6 +109,7 @@ pub struct Writers {
     hostile_docs: Option<hostile_docs::Writer>,
     hostile_pattern: Option<hostile_pattern::Writer>,
 }
+
 impl Writers {
     /// Compares a chunk with its source's stored rows and writes the difference.
     pub fn write(
@@ -134,6 +149,7 @@ impl Writers {
             }
         }
     }
+
     /// Loads the writers no chunk has loaded yet.
     pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
         rt::sync::loaded(&mut self.hostile_docs, || hostile_docs::Writer::load(db))?;
@@ -143,6 +159,7 @@ impl Writers {
         )?;
         Ok(())
     }
+
     /// After the last chunk: retires, then deletes (children first), the rows the
     /// sources no longer have; returns every table's report.
     pub fn finish(
@@ -170,14 +187,17 @@ impl Writers {
         Ok(tables)
     }
 }
+
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
 }
+
 /// The schema version the database is at (0 for a new database).
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
+
 /// Migrates every mapped KV value into the tables: each source's rows are extracted in
 /// chunks (parsed, upgraded and checked), compared with the stored rows and only the
 /// difference is written. Run it inside a transaction: on any error, roll it back and
@@ -212,13 +232,15 @@ pub fn migrate(
         ..Default::default()
     })
 }
-/// Rebuilds the KV values from the tables: the upgraded v1 values, exactly.
+
+/// Rebuilds the KV values from the tables: the values the mapping's upgrade hooks produce, exactly.
 pub fn export(db: &mut dyn SqlExecutor) -> Result<KvSnapshot, Error> {
     let mut entries: Vec<KvEntry> = Vec::new();
     entries.extend(hostile_docs::export(db)?);
     entries.extend(hostile_pattern::export(db)?);
     KvSnapshot::new(entries)
 }
+
 /// The mapped entries of a snapshot as a migration sees them: parsed, upgraded by the
 /// source's `upgrade` hook, and written back as compact JSON. What `export` must equal.
 pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
@@ -227,6 +249,7 @@ pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
     entries.extend(hostile_pattern::upgraded(kv)?);
     KvSnapshot::new(entries)
 }
+
 #[doc = " KV source `hostile:\"q\\'); DROP TABLE x; --*/\n\t` → table `hostile_docs` and its children."]
 pub mod hostile_docs {
     use super::rt;
@@ -239,6 +262,7 @@ pub mod hostile_docs {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     #[doc = " Table `hostile_docs`: one row per KV value of `hostile:\"q\\'); DROP TABLE x; --*/\n\t`.\n\n A doc with a newline -- and */ and '); DROP TABLE hostile_docs; -- second line \"quoted\" \\ backslash {braces}"]
     #[derive(Debug, Clone, PartialEq)]
     pub struct HostileDocsRow {
@@ -273,22 +297,34 @@ pub mod hostile_docs {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for HostileDocsRow {
         type Key = (String,);
+
         const TABLE: &'static str = "hostile_docs";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"quote\", \"backslash\", \"comment_end\", \"dashes\", \"newline\", \"newline_absent\", \"sql\", \"braces\", \"slash\", \"hashes\", \"grp_shape\", \"grp_inner\", \"hostile_items_shape\", \"extra_fields\" FROM \"hostile_docs\"";
+
         const INSERT: &'static str = "INSERT INTO \"hostile_docs\" (\"kv_key\", \"quote\", \"backslash\", \"comment_end\", \"dashes\", \"newline\", \"newline_absent\", \"sql\", \"braces\", \"slash\", \"hashes\", \"grp_shape\", \"grp_inner\", \"hostile_items_shape\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"hostile_docs\" (\"kv_key\", \"quote\", \"backslash\", \"comment_end\", \"dashes\", \"newline\", \"newline_absent\", \"sql\", \"braces\", \"slash\", \"hashes\", \"grp_shape\", \"grp_inner\", \"hostile_items_shape\", \"extra_fields\")";
+
         const COLUMNS: usize = 15usize;
+
         const UPDATE: &'static str = "UPDATE \"hostile_docs\" SET \"quote\" = ?2, \"backslash\" = ?3, \"comment_end\" = ?4, \"dashes\" = ?5, \"newline\" = ?6, \"newline_absent\" = ?7, \"sql\" = ?8, \"braces\" = ?9, \"slash\" = ?10, \"hashes\" = ?11, \"grp_shape\" = ?12, \"grp_inner\" = ?13, \"hostile_items_shape\" = ?14, \"extra_fields\" = ?15 WHERE \"kv_key\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"hostile_docs\" WHERE \"kv_key\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.quote.to_sql(), self.backslash.to_sql(), self
@@ -299,6 +335,7 @@ pub mod hostile_docs {
                 .to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -362,9 +399,11 @@ pub mod hostile_docs {
             })
         }
     }
+
     impl rt::sync::Ordered for HostileDocsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"quote\", \"backslash\", \"comment_end\", \"dashes\", \"newline\", \"newline_absent\", \"sql\", \"braces\", \"slash\", \"hashes\", \"grp_shape\", \"grp_inner\", \"hostile_items_shape\", \"extra_fields\" FROM \"hostile_docs\" ORDER BY \"kv_key\"";
     }
+
     /// Table `hostile_items`: one row per element of the array `it"ems */` of `hostile_docs`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct HostileItemsRow {
@@ -375,25 +414,38 @@ pub mod hostile_docs {
         /// the element / entry value itself
         pub value: String,
     }
+
     impl rt::Row for HostileItemsRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "hostile_items";
+
         const SELECT: &'static str = "SELECT \"doc_key\", \"position\", \"value\" FROM \"hostile_items\"";
+
         const INSERT: &'static str = "INSERT INTO \"hostile_items\" (\"doc_key\", \"position\", \"value\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"hostile_items\" (\"doc_key\", \"position\", \"value\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"hostile_items\" SET \"value\" = ?3 WHERE \"doc_key\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"hostile_items\" WHERE \"doc_key\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.doc_key.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.doc_key.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.doc_key.to_sql(), self.position.to_sql(), self.value.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -412,23 +464,28 @@ pub mod hostile_docs {
             })
         }
     }
+
     impl rt::sync::Ordered for HostileItemsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"doc_key\", \"position\", \"value\" FROM \"hostile_items\" ORDER BY \"doc_key\", \"position\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub hostile_docs: Vec<HostileDocsRow>,
         pub hostile_items: Vec<HostileItemsRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.hostile_docs.len() + self.hostile_items.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -439,12 +496,14 @@ pub mod hostile_docs {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
         pub hostile_docs: rt::sync::TableSync<HostileDocsRow>,
         pub hostile_items: rt::sync::TableSync<HostileItemsRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -461,6 +520,7 @@ pub mod hostile_docs {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -472,6 +532,7 @@ pub mod hostile_docs {
             self.hostile_items.write(db, rows.hostile_items, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -482,6 +543,7 @@ pub mod hostile_docs {
             self.hostile_items.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -493,18 +555,23 @@ pub mod hostile_docs {
             self.hostile_docs.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.hostile_docs.report(), self.hostile_items.report()]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["it\"ems */"];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -546,6 +613,7 @@ pub mod hostile_docs {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -560,6 +628,7 @@ pub mod hostile_docs {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `hostile_docs` (and its children) from one value.
     pub fn hostile_docs(
         cx: &Cx<'_>,
@@ -662,6 +731,7 @@ pub mod hostile_docs {
         }
         Ok(())
     }
+
     /// Extracts the rows of `hostile_items` (and its children) from one value.
     fn hostile_items(
         cx: &Cx<'_>,
@@ -679,11 +749,13 @@ pub mod hostile_docs {
         out.hostile_items.push(row);
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {
         pub hostile_items: std::collections::HashMap<(String,), Vec<HostileItemsRow>>,
     }
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {
@@ -708,6 +780,7 @@ pub mod hostile_docs {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `hostile_docs` row.
     fn json_hostile_docs(row: &HostileDocsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -761,6 +834,7 @@ pub mod hostile_docs {
         Ok(Value::Object(o))
     }
 }
+
 /// KV source `hostile-pattern:'\"--{rest}` → table `hostile_pattern` and its children.
 pub mod hostile_pattern {
     use super::rt;
@@ -773,6 +847,7 @@ pub mod hostile_pattern {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `hostile_pattern`: one row per KV value of `hostile-pattern:'\"--{rest}`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct HostilePatternRow {
@@ -783,25 +858,38 @@ pub mod hostile_pattern {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for HostilePatternRow {
         type Key = (String,);
+
         const TABLE: &'static str = "hostile_pattern";
+
         const SELECT: &'static str = "SELECT \"rest\", \"v\", \"extra_fields\" FROM \"hostile_pattern\"";
+
         const INSERT: &'static str = "INSERT INTO \"hostile_pattern\" (\"rest\", \"v\", \"extra_fields\") VALUES (?1, ?2, ?3)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"hostile_pattern\" (\"rest\", \"v\", \"extra_fields\")";
+
         const COLUMNS: usize = 3usize;
+
         const UPDATE: &'static str = "UPDATE \"hostile_pattern\" SET \"v\" = ?2, \"extra_fields\" = ?3 WHERE \"rest\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"hostile_pattern\" WHERE \"rest\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.rest.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.rest.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![self.rest.to_sql(), self.v.to_sql(), self.extra_fields.to_sql()]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -817,22 +905,27 @@ pub mod hostile_pattern {
             })
         }
     }
+
     impl rt::sync::Ordered for HostilePatternRow {
         const SELECT_ORDERED: &'static str = "SELECT \"rest\", \"v\", \"extra_fields\" FROM \"hostile_pattern\" ORDER BY \"rest\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub hostile_pattern: Vec<HostilePatternRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.hostile_pattern.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -842,11 +935,13 @@ pub mod hostile_pattern {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
         pub hostile_pattern: rt::sync::TableSync<HostilePatternRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -858,6 +953,7 @@ pub mod hostile_pattern {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -868,6 +964,7 @@ pub mod hostile_pattern {
             self.hostile_pattern.write(db, rows.hostile_pattern, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -877,6 +974,7 @@ pub mod hostile_pattern {
             self.hostile_pattern.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -887,18 +985,23 @@ pub mod hostile_pattern {
             self.hostile_pattern.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.hostile_pattern.report()]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -940,6 +1043,7 @@ pub mod hostile_pattern {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -954,6 +1058,7 @@ pub mod hostile_pattern {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `hostile_pattern` (and its children) from one value.
     pub fn hostile_pattern(
         cx: &Cx<'_>,
@@ -977,9 +1082,11 @@ pub mod hostile_pattern {
         out.hostile_pattern.push(row.clone());
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {}
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {};
@@ -999,6 +1106,7 @@ pub mod hostile_pattern {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `hostile_pattern` row.
     fn json_hostile_pattern(
         row: &HostilePatternRow,
@@ -1009,6 +1117,7 @@ pub mod hostile_pattern {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl HostilePatternRow {
         /// The JSON object this `hostile_pattern` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {

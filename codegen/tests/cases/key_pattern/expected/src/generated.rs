@@ -15,9 +15,12 @@
     unused_assignments
 )]
 pub use kv2sql_runtime as rt;
+
 use rt::{Error, KvEntry, KvSnapshot, Report, SqlExecutor};
+
 /// The full current schema, for reviewers (the database is built by [`MIGRATIONS`]).
 pub const SCHEMA_SQL: &str = include_str!("../schema.sql");
+
 /// Every schema migration, in order.
 pub const MIGRATIONS: &[rt::migrations::Migration] = &[
     rt::migrations::Migration {
@@ -26,10 +29,13 @@ pub const MIGRATIONS: &[rt::migrations::Migration] = &[
         sql: include_str!("../migrations/0001_initial.sql"),
     },
 ];
+
 /// The number of tables the mapping defines.
 pub const TABLE_COUNT: usize = 2usize;
+
 /// Every table the mapping defines: the tables the divergence guard watches.
 pub const TABLES: &[&str] = &["agent_cache", "raw_cache"];
+
 /// How the KV keys a migration reads are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvSource {
@@ -38,15 +44,18 @@ pub enum KvSource {
     /// Every key with this prefix (KV `list` with a prefix).
     Prefix(&'static str),
 }
+
 /// The KV keys and prefixes the mapping reads, in mapping order.
 pub const KV_SOURCES: &[KvSource] = &[
     KvSource::Prefix("cache:agent:"),
     KvSource::Prefix("cache:raw:"),
 ];
+
 /// Whether the mapping has a source for this KV key.
 pub fn is_mapped(key: &str) -> bool {
     key.starts_with("cache:agent:") || key.starts_with("cache:raw:")
 }
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MigrateOptions {
     /// Compute the report but write no table rows. Pending schema migrations still run so
@@ -58,6 +67,7 @@ pub struct MigrateOptions {
     /// extracts while the calling thread writes (on `wasm32` there is only one thread).
     pub single_thread: bool,
 }
+
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
         if let Some(f) = self.progress {
@@ -65,13 +75,16 @@ impl MigrateOptions {
         }
     }
 }
+
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
+
 /// Rows extracted from one source, on their way to its writer.
 pub enum Chunk {
     AgentCache(agent_cache::Rows),
     RawCache(raw_cache::Rows),
 }
+
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
 pub fn extract_all(
     kv: &KvSnapshot,
@@ -87,6 +100,7 @@ pub fn extract_all(
     )?;
     Ok(vec![agent_cache_source, raw_cache_source])
 }
+
 /// Every source's writer, each loaded (its stored rows read) when the source's first
 /// chunk arrives.
 #[derive(Debug, Default)]
@@ -94,6 +108,7 @@ pub struct Writers {
     agent_cache: Option<agent_cache::Writer>,
     raw_cache: Option<raw_cache::Writer>,
 }
+
 impl Writers {
     /// Compares a chunk with its source's stored rows and writes the difference.
     pub fn write(
@@ -128,12 +143,14 @@ impl Writers {
             }
         }
     }
+
     /// Loads the writers no chunk has loaded yet.
     pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
         rt::sync::loaded(&mut self.agent_cache, || agent_cache::Writer::load(db))?;
         rt::sync::loaded(&mut self.raw_cache, || raw_cache::Writer::load(db))?;
         Ok(())
     }
+
     /// After the last chunk: retires, then deletes (children first), the rows the
     /// sources no longer have; returns every table's report.
     pub fn finish(
@@ -155,14 +172,17 @@ impl Writers {
         Ok(tables)
     }
 }
+
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
 }
+
 /// The schema version the database is at (0 for a new database).
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
+
 /// Migrates every mapped KV value into the tables: each source's rows are extracted in
 /// chunks (parsed, upgraded and checked), compared with the stored rows and only the
 /// difference is written. Run it inside a transaction: on any error, roll it back and
@@ -197,13 +217,15 @@ pub fn migrate(
         ..Default::default()
     })
 }
-/// Rebuilds the KV values from the tables: the upgraded v1 values, exactly.
+
+/// Rebuilds the KV values from the tables: the values the mapping's upgrade hooks produce, exactly.
 pub fn export(db: &mut dyn SqlExecutor) -> Result<KvSnapshot, Error> {
     let mut entries: Vec<KvEntry> = Vec::new();
     entries.extend(agent_cache::export(db)?);
     entries.extend(raw_cache::export(db)?);
     KvSnapshot::new(entries)
 }
+
 /// The mapped entries of a snapshot as a migration sees them: parsed, upgraded by the
 /// source's `upgrade` hook, and written back as compact JSON. What `export` must equal.
 pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
@@ -212,6 +234,7 @@ pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
     entries.extend(raw_cache::upgraded(kv)?);
     KvSnapshot::new(entries)
 }
+
 /// KV source `cache:agent:{address}` → table `agent_cache` and its children.
 pub mod agent_cache {
     use super::rt;
@@ -224,6 +247,7 @@ pub mod agent_cache {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `agent_cache`: one row per KV value of `cache:agent:{address}`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct AgentCacheRow {
@@ -238,28 +262,41 @@ pub mod agent_cache {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for AgentCacheRow {
         type Key = (String,);
+
         const TABLE: &'static str = "agent_cache";
+
         const SELECT: &'static str = "SELECT \"address\", \"expires_at\", \"display_name\", \"level\", \"extra_fields\" FROM \"agent_cache\"";
+
         const INSERT: &'static str = "INSERT INTO \"agent_cache\" (\"address\", \"expires_at\", \"display_name\", \"level\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"agent_cache\" (\"address\", \"expires_at\", \"display_name\", \"level\", \"extra_fields\")";
+
         const COLUMNS: usize = 5usize;
+
         const UPDATE: &'static str = "UPDATE \"agent_cache\" SET \"expires_at\" = ?2, \"display_name\" = ?3, \"level\" = ?4, \"extra_fields\" = ?5 WHERE \"address\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"agent_cache\" WHERE \"address\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.address.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.address.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.address.to_sql(), self.expires_at.to_sql(), self.display_name
                 .to_sql(), self.level.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -286,22 +323,27 @@ pub mod agent_cache {
             })
         }
     }
+
     impl rt::sync::Ordered for AgentCacheRow {
         const SELECT_ORDERED: &'static str = "SELECT \"address\", \"expires_at\", \"display_name\", \"level\", \"extra_fields\" FROM \"agent_cache\" ORDER BY \"address\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub agent_cache: Vec<AgentCacheRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.agent_cache.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -311,11 +353,13 @@ pub mod agent_cache {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
         pub agent_cache: rt::sync::TableSync<AgentCacheRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -327,6 +371,7 @@ pub mod agent_cache {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -337,6 +382,7 @@ pub mod agent_cache {
             self.agent_cache.write(db, rows.agent_cache, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -346,6 +392,7 @@ pub mod agent_cache {
             self.agent_cache.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -356,18 +403,23 @@ pub mod agent_cache {
             self.agent_cache.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.agent_cache.report()]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -398,6 +450,7 @@ pub mod agent_cache {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -412,6 +465,7 @@ pub mod agent_cache {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `agent_cache` (and its children) from one value.
     pub fn agent_cache(
         cx: &Cx<'_>,
@@ -438,9 +492,11 @@ pub mod agent_cache {
         out.agent_cache.push(row.clone());
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {}
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {};
@@ -460,6 +516,7 @@ pub mod agent_cache {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `agent_cache` row.
     fn json_agent_cache(row: &AgentCacheRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -468,6 +525,7 @@ pub mod agent_cache {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl AgentCacheRow {
         /// The JSON object this `agent_cache` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {
@@ -475,6 +533,7 @@ pub mod agent_cache {
         }
     }
 }
+
 /// KV source `cache:raw:{id}` → table `raw_cache` and its children.
 pub mod raw_cache {
     use super::rt;
@@ -487,6 +546,7 @@ pub mod raw_cache {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /** Table `raw_cache`: one row per KV value of `cache:raw:{id}`.
 
  A pattern source that also keeps the whole key.*/
@@ -501,28 +561,41 @@ pub mod raw_cache {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for RawCacheRow {
         type Key = (String,);
+
         const TABLE: &'static str = "raw_cache";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"id\", \"body\", \"extra_fields\" FROM \"raw_cache\"";
+
         const INSERT: &'static str = "INSERT INTO \"raw_cache\" (\"kv_key\", \"id\", \"body\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"raw_cache\" (\"kv_key\", \"id\", \"body\", \"extra_fields\")";
+
         const COLUMNS: usize = 4usize;
+
         const UPDATE: &'static str = "UPDATE \"raw_cache\" SET \"kv_key\" = ?1, \"body\" = ?3, \"extra_fields\" = ?4 WHERE \"id\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"raw_cache\" WHERE \"id\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.id.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.id.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.id.to_sql(), self.body.to_sql(), self
                 .extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -542,22 +615,27 @@ pub mod raw_cache {
             })
         }
     }
+
     impl rt::sync::Ordered for RawCacheRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"id\", \"body\", \"extra_fields\" FROM \"raw_cache\" ORDER BY \"id\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub raw_cache: Vec<RawCacheRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.raw_cache.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -567,11 +645,13 @@ pub mod raw_cache {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
         pub raw_cache: rt::sync::TableSync<RawCacheRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -583,6 +663,7 @@ pub mod raw_cache {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -593,6 +674,7 @@ pub mod raw_cache {
             self.raw_cache.write(db, rows.raw_cache, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -602,6 +684,7 @@ pub mod raw_cache {
             self.raw_cache.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -612,18 +695,23 @@ pub mod raw_cache {
             self.raw_cache.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.raw_cache.report()]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -665,6 +753,7 @@ pub mod raw_cache {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -679,6 +768,7 @@ pub mod raw_cache {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `raw_cache` (and its children) from one value.
     pub fn raw_cache(
         cx: &Cx<'_>,
@@ -703,9 +793,11 @@ pub mod raw_cache {
         out.raw_cache.push(row.clone());
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {}
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {};
@@ -725,6 +817,7 @@ pub mod raw_cache {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `raw_cache` row.
     fn json_raw_cache(row: &RawCacheRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -732,6 +825,7 @@ pub mod raw_cache {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl RawCacheRow {
         /// The JSON object this `raw_cache` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {

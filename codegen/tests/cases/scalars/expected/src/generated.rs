@@ -15,9 +15,12 @@
     unused_assignments
 )]
 pub use kv2sql_runtime as rt;
+
 use rt::{Error, KvEntry, KvSnapshot, Report, SqlExecutor};
+
 /// The full current schema, for reviewers (the database is built by [`MIGRATIONS`]).
 pub const SCHEMA_SQL: &str = include_str!("../schema.sql");
+
 /// Every schema migration, in order.
 pub const MIGRATIONS: &[rt::migrations::Migration] = &[
     rt::migrations::Migration {
@@ -26,10 +29,13 @@ pub const MIGRATIONS: &[rt::migrations::Migration] = &[
         sql: include_str!("../migrations/0001_initial.sql"),
     },
 ];
+
 /// The number of tables the mapping defines.
 pub const TABLE_COUNT: usize = 1usize;
+
 /// Every table the mapping defines: the tables the divergence guard watches.
 pub const TABLES: &[&str] = &["settings"];
+
 /// How the KV keys a migration reads are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvSource {
@@ -38,12 +44,15 @@ pub enum KvSource {
     /// Every key with this prefix (KV `list` with a prefix).
     Prefix(&'static str),
 }
+
 /// The KV keys and prefixes the mapping reads, in mapping order.
 pub const KV_SOURCES: &[KvSource] = &[KvSource::Key("cfg:settings")];
+
 /// Whether the mapping has a source for this KV key.
 pub fn is_mapped(key: &str) -> bool {
     key == "cfg:settings"
 }
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MigrateOptions {
     /// Compute the report but write no table rows. Pending schema migrations still run so
@@ -55,6 +64,7 @@ pub struct MigrateOptions {
     /// extracts while the calling thread writes (on `wasm32` there is only one thread).
     pub single_thread: bool,
 }
+
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
         if let Some(f) = self.progress {
@@ -62,12 +72,15 @@ impl MigrateOptions {
         }
     }
 }
+
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
+
 /// Rows extracted from one source, on their way to its writer.
 pub enum Chunk {
     Settings(settings::Rows),
 }
+
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
 pub fn extract_all(
     kv: &KvSnapshot,
@@ -79,12 +92,14 @@ pub fn extract_all(
     )?;
     Ok(vec![settings_source])
 }
+
 /// Every source's writer, each loaded (its stored rows read) when the source's first
 /// chunk arrives.
 #[derive(Debug, Default)]
 pub struct Writers {
     settings: Option<settings::Writer>,
 }
+
 impl Writers {
     /// Compares a chunk with its source's stored rows and writes the difference.
     pub fn write(
@@ -106,11 +121,13 @@ impl Writers {
             }
         }
     }
+
     /// Loads the writers no chunk has loaded yet.
     pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
         rt::sync::loaded(&mut self.settings, || settings::Writer::load(db))?;
         Ok(())
     }
+
     /// After the last chunk: retires, then deletes (children first), the rows the
     /// sources no longer have; returns every table's report.
     pub fn finish(
@@ -127,14 +144,17 @@ impl Writers {
         Ok(tables)
     }
 }
+
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
 }
+
 /// The schema version the database is at (0 for a new database).
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
+
 /// Migrates every mapped KV value into the tables: each source's rows are extracted in
 /// chunks (parsed, upgraded and checked), compared with the stored rows and only the
 /// difference is written. Run it inside a transaction: on any error, roll it back and
@@ -169,12 +189,14 @@ pub fn migrate(
         ..Default::default()
     })
 }
-/// Rebuilds the KV values from the tables: the upgraded v1 values, exactly.
+
+/// Rebuilds the KV values from the tables: the values the mapping's upgrade hooks produce, exactly.
 pub fn export(db: &mut dyn SqlExecutor) -> Result<KvSnapshot, Error> {
     let mut entries: Vec<KvEntry> = Vec::new();
     entries.extend(settings::export(db)?);
     KvSnapshot::new(entries)
 }
+
 /// The mapped entries of a snapshot as a migration sees them: parsed, upgraded by the
 /// source's `upgrade` hook, and written back as compact JSON. What `export` must equal.
 pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
@@ -182,6 +204,7 @@ pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
     entries.extend(settings::upgraded(kv)?);
     KvSnapshot::new(entries)
 }
+
 /// KV source `cfg:settings` → table `settings` and its children.
 pub mod settings {
     use super::rt;
@@ -194,6 +217,7 @@ pub mod settings {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /** Table `settings`: one row per KV value of `cfg:settings`.
 
  One row; every column type and presence.*/
@@ -244,22 +268,34 @@ pub mod settings {
         /// JSON fields the mapping does not name, kept so that nothing is lost
         pub extra_fields: Option<Json>,
     }
+
     impl rt::Row for SettingsRow {
         type Key = (String,);
+
         const TABLE: &'static str = "settings";
+
         const SELECT: &'static str = "SELECT \"kv_key\", \"name\", \"count\", \"ratio\", \"amount\", \"enabled\", \"payload\", \"tag\", \"label\", \"note\", \"reviewed_at\", \"score\", \"score_absent\", \"weight\", \"weight_absent\", \"extra_json\", \"maybe_any\", \"maybe_any_absent\", \"maybe_number\", \"maybe_flag\", \"maybe_flag_absent\", \"extra_fields\" FROM \"settings\"";
+
         const INSERT: &'static str = "INSERT INTO \"settings\" (\"kv_key\", \"name\", \"count\", \"ratio\", \"amount\", \"enabled\", \"payload\", \"tag\", \"label\", \"note\", \"reviewed_at\", \"score\", \"score_absent\", \"weight\", \"weight_absent\", \"extra_json\", \"maybe_any\", \"maybe_any_absent\", \"maybe_number\", \"maybe_flag\", \"maybe_flag_absent\", \"extra_fields\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"settings\" (\"kv_key\", \"name\", \"count\", \"ratio\", \"amount\", \"enabled\", \"payload\", \"tag\", \"label\", \"note\", \"reviewed_at\", \"score\", \"score_absent\", \"weight\", \"weight_absent\", \"extra_json\", \"maybe_any\", \"maybe_any_absent\", \"maybe_number\", \"maybe_flag\", \"maybe_flag_absent\", \"extra_fields\")";
+
         const COLUMNS: usize = 22usize;
+
         const UPDATE: &'static str = "UPDATE \"settings\" SET \"name\" = ?2, \"count\" = ?3, \"ratio\" = ?4, \"amount\" = ?5, \"enabled\" = ?6, \"payload\" = ?7, \"tag\" = ?8, \"label\" = ?9, \"note\" = ?10, \"reviewed_at\" = ?11, \"score\" = ?12, \"score_absent\" = ?13, \"weight\" = ?14, \"weight_absent\" = ?15, \"extra_json\" = ?16, \"maybe_any\" = ?17, \"maybe_any_absent\" = ?18, \"maybe_number\" = ?19, \"maybe_flag\" = ?20, \"maybe_flag_absent\" = ?21, \"extra_fields\" = ?22 WHERE \"kv_key\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"settings\" WHERE \"kv_key\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.kv_key.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.kv_key.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.kv_key.to_sql(), self.name.to_sql(), self.count.to_sql(), self.ratio
@@ -272,6 +308,7 @@ pub mod settings {
                 .maybe_flag_absent.to_sql(), self.extra_fields.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -363,22 +400,27 @@ pub mod settings {
             })
         }
     }
+
     impl rt::sync::Ordered for SettingsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"kv_key\", \"name\", \"count\", \"ratio\", \"amount\", \"enabled\", \"payload\", \"tag\", \"label\", \"note\", \"reviewed_at\", \"score\", \"score_absent\", \"weight\", \"weight_absent\", \"extra_json\", \"maybe_any\", \"maybe_any_absent\", \"maybe_number\", \"maybe_flag\", \"maybe_flag_absent\", \"extra_fields\" FROM \"settings\" ORDER BY \"kv_key\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub settings: Vec<SettingsRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.settings.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -388,11 +430,13 @@ pub mod settings {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
         pub settings: rt::sync::TableSync<SettingsRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -404,6 +448,7 @@ pub mod settings {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -414,6 +459,7 @@ pub mod settings {
             self.settings.write(db, rows.settings, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -423,6 +469,7 @@ pub mod settings {
             self.settings.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -433,18 +480,23 @@ pub mod settings {
             self.settings.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.settings.report()]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &[];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -486,6 +538,7 @@ pub mod settings {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -500,6 +553,7 @@ pub mod settings {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `settings` (and its children) from one value.
     pub fn settings(
         cx: &Cx<'_>,
@@ -585,9 +639,11 @@ pub mod settings {
         out.settings.push(row.clone());
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {}
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {};
@@ -607,6 +663,7 @@ pub mod settings {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `settings` row.
     fn json_settings(row: &SettingsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -629,6 +686,7 @@ pub mod settings {
         json::merge_extra(&mut o, &row.extra_fields)?;
         Ok(Value::Object(o))
     }
+
     impl SettingsRow {
         /// The JSON object this `settings` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {

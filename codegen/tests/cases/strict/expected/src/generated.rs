@@ -15,9 +15,12 @@
     unused_assignments
 )]
 pub use kv2sql_runtime as rt;
+
 use rt::{Error, KvEntry, KvSnapshot, Report, SqlExecutor};
+
 /// The full current schema, for reviewers (the database is built by [`MIGRATIONS`]).
 pub const SCHEMA_SQL: &str = include_str!("../schema.sql");
+
 /// Every schema migration, in order.
 pub const MIGRATIONS: &[rt::migrations::Migration] = &[
     rt::migrations::Migration {
@@ -26,10 +29,13 @@ pub const MIGRATIONS: &[rt::migrations::Migration] = &[
         sql: include_str!("../migrations/0001_initial.sql"),
     },
 ];
+
 /// The number of tables the mapping defines.
 pub const TABLE_COUNT: usize = 2usize;
+
 /// Every table the mapping defines: the tables the divergence guard watches.
 pub const TABLES: &[&str] = &["strict_docs", "strict_items"];
+
 /// How the KV keys a migration reads are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KvSource {
@@ -38,12 +44,15 @@ pub enum KvSource {
     /// Every key with this prefix (KV `list` with a prefix).
     Prefix(&'static str),
 }
+
 /// The KV keys and prefixes the mapping reads, in mapping order.
 pub const KV_SOURCES: &[KvSource] = &[KvSource::Prefix("strict:")];
+
 /// Whether the mapping has a source for this KV key.
 pub fn is_mapped(key: &str) -> bool {
     key.starts_with("strict:")
 }
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MigrateOptions {
     /// Compute the report but write no table rows. Pending schema migrations still run so
@@ -55,6 +64,7 @@ pub struct MigrateOptions {
     /// extracts while the calling thread writes (on `wasm32` there is only one thread).
     pub single_thread: bool,
 }
+
 impl MigrateOptions {
     fn step(&self, done: usize, what: &str) {
         if let Some(f) = self.progress {
@@ -62,12 +72,15 @@ impl MigrateOptions {
         }
     }
 }
+
 /// Steps a migration reports: each source, then the rows sources no longer have.
 const STEPS: usize = KV_SOURCES.len() + 1;
+
 /// Rows extracted from one source, on their way to its writer.
 pub enum Chunk {
     StrictDocs(strict_docs::Rows),
 }
+
 /// Extracts every source in mapping order, passing the rows to `sink` in chunks.
 pub fn extract_all(
     kv: &KvSnapshot,
@@ -79,12 +92,14 @@ pub fn extract_all(
     )?;
     Ok(vec![strict_docs_source])
 }
+
 /// Every source's writer, each loaded (its stored rows read) when the source's first
 /// chunk arrives.
 #[derive(Debug, Default)]
 pub struct Writers {
     strict_docs: Option<strict_docs::Writer>,
 }
+
 impl Writers {
     /// Compares a chunk with its source's stored rows and writes the difference.
     pub fn write(
@@ -106,11 +121,13 @@ impl Writers {
             }
         }
     }
+
     /// Loads the writers no chunk has loaded yet.
     pub fn load_all(&mut self, db: &mut dyn SqlExecutor) -> Result<(), Error> {
         rt::sync::loaded(&mut self.strict_docs, || strict_docs::Writer::load(db))?;
         Ok(())
     }
+
     /// After the last chunk: retires, then deletes (children first), the rows the
     /// sources no longer have; returns every table's report.
     pub fn finish(
@@ -127,14 +144,17 @@ impl Writers {
         Ok(tables)
     }
 }
+
 /// Applies pending schema migrations; returns their versions. Run it inside a transaction.
 pub fn apply_schema(db: &mut dyn SqlExecutor) -> Result<Vec<i64>, Error> {
     rt::migrations::apply(db, MIGRATIONS)
 }
+
 /// The schema version the database is at (0 for a new database).
 pub fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     rt::migrations::current_version(db)
 }
+
 /// Migrates every mapped KV value into the tables: each source's rows are extracted in
 /// chunks (parsed, upgraded and checked), compared with the stored rows and only the
 /// difference is written. Run it inside a transaction: on any error, roll it back and
@@ -169,12 +189,14 @@ pub fn migrate(
         ..Default::default()
     })
 }
-/// Rebuilds the KV values from the tables: the upgraded v1 values, exactly.
+
+/// Rebuilds the KV values from the tables: the values the mapping's upgrade hooks produce, exactly.
 pub fn export(db: &mut dyn SqlExecutor) -> Result<KvSnapshot, Error> {
     let mut entries: Vec<KvEntry> = Vec::new();
     entries.extend(strict_docs::export(db)?);
     KvSnapshot::new(entries)
 }
+
 /// The mapped entries of a snapshot as a migration sees them: parsed, upgraded by the
 /// source's `upgrade` hook, and written back as compact JSON. What `export` must equal.
 pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
@@ -182,6 +204,7 @@ pub fn upgraded(kv: &KvSnapshot) -> Result<KvSnapshot, Error> {
     entries.extend(strict_docs::upgraded(kv)?);
     KvSnapshot::new(entries)
 }
+
 /// KV source `strict:{name}` → table `strict_docs` and its children.
 pub mod strict_docs {
     use super::rt;
@@ -194,6 +217,7 @@ pub mod strict_docs {
         SqlValue, TableReport,
     };
     use serde_json::{Map, Value};
+
     /// Table `strict_docs`: one row per KV value of `strict:{name}`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct StrictDocsRow {
@@ -206,28 +230,41 @@ pub mod strict_docs {
         /// JSON /meta/level
         pub meta_level: Option<i64>,
     }
+
     impl rt::Row for StrictDocsRow {
         type Key = (String,);
+
         const TABLE: &'static str = "strict_docs";
+
         const SELECT: &'static str = "SELECT \"name\", \"title\", \"meta_shape\", \"meta_level\" FROM \"strict_docs\"";
+
         const INSERT: &'static str = "INSERT INTO \"strict_docs\" (\"name\", \"title\", \"meta_shape\", \"meta_level\") VALUES (?1, ?2, ?3, ?4)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"strict_docs\" (\"name\", \"title\", \"meta_shape\", \"meta_level\")";
+
         const COLUMNS: usize = 4usize;
+
         const UPDATE: &'static str = "UPDATE \"strict_docs\" SET \"title\" = ?2, \"meta_shape\" = ?3, \"meta_level\" = ?4 WHERE \"name\" = ?1";
+
         const DELETE: &'static str = "DELETE FROM \"strict_docs\" WHERE \"name\" = ?1";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.name.clone(),)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.name.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.name.to_sql(), self.title.to_sql(), self.meta_shape.to_sql(), self
                 .meta_level.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -250,9 +287,11 @@ pub mod strict_docs {
             })
         }
     }
+
     impl rt::sync::Ordered for StrictDocsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"name\", \"title\", \"meta_shape\", \"meta_level\" FROM \"strict_docs\" ORDER BY \"name\"";
     }
+
     /// Table `strict_items`: one row per element of the array `items` of `strict_docs`.
     #[derive(Debug, Clone, PartialEq)]
     pub struct StrictItemsRow {
@@ -265,28 +304,41 @@ pub mod strict_docs {
         /// JSON /qty
         pub qty: Option<JsonNumber>,
     }
+
     impl rt::Row for StrictItemsRow {
         type Key = (String, i64);
+
         const TABLE: &'static str = "strict_items";
+
         const SELECT: &'static str = "SELECT \"doc_name\", \"position\", \"id\", \"qty\" FROM \"strict_items\"";
+
         const INSERT: &'static str = "INSERT INTO \"strict_items\" (\"doc_name\", \"position\", \"id\", \"qty\") VALUES (?1, ?2, ?3, ?4)";
+
         const INSERT_INTO: &'static str = "INSERT INTO \"strict_items\" (\"doc_name\", \"position\", \"id\", \"qty\")";
+
         const COLUMNS: usize = 4usize;
+
         const UPDATE: &'static str = "UPDATE \"strict_items\" SET \"id\" = ?3, \"qty\" = ?4 WHERE \"doc_name\" = ?1 AND \"position\" = ?2";
+
         const DELETE: &'static str = "DELETE FROM \"strict_items\" WHERE \"doc_name\" = ?1 AND \"position\" = ?2";
+
         const RETIRE: Option<&'static str> = None;
+
         fn key(&self) -> Self::Key {
             (self.doc_name.clone(), self.position)
         }
+
         fn key_params(&self) -> Vec<SqlRef<'_>> {
             vec![self.doc_name.to_sql(), self.position.to_sql()]
         }
+
         fn params(&self) -> Vec<SqlRef<'_>> {
             vec![
                 self.doc_name.to_sql(), self.position.to_sql(), self.id.to_sql(), self
                 .qty.to_sql()
             ]
         }
+
         fn from_row(values: Vec<SqlValue>) -> Result<Self, rt::DbError> {
             let mut values = values.into_iter();
             Ok(Self {
@@ -303,23 +355,28 @@ pub mod strict_docs {
             })
         }
     }
+
     impl rt::sync::Ordered for StrictItemsRow {
         const SELECT_ORDERED: &'static str = "SELECT \"doc_name\", \"position\", \"id\", \"qty\" FROM \"strict_items\" ORDER BY \"doc_name\", \"position\"";
     }
+
     /// Rows extracted from this source (a chunk of them), parents before children.
     #[derive(Debug, Default)]
     pub struct Rows {
         pub strict_docs: Vec<StrictDocsRow>,
         pub strict_items: Vec<StrictItemsRow>,
     }
+
     impl Rows {
         /// The rows held, in every table.
         pub fn len(&self) -> usize {
             self.strict_docs.len() + self.strict_items.len()
         }
+
         pub fn is_empty(&self) -> bool {
             self.len() == 0
         }
+
         /// Moves the rows out. The keys seen so far stay, so that a duplicate key in a
         /// later chunk is still caught.
         pub fn take(&mut self) -> Rows {
@@ -330,12 +387,14 @@ pub mod strict_docs {
             }
         }
     }
+
     /// Keeps this source's tables in step with it, chunk by chunk.
     #[derive(Debug)]
     pub struct Writer {
         pub strict_docs: rt::sync::TableSync<StrictDocsRow>,
         pub strict_items: rt::sync::TableSync<StrictItemsRow>,
     }
+
     impl Writer {
         /// Reads the stored rows of this source's tables.
         pub fn load(db: &mut dyn SqlExecutor) -> Result<Writer, Error> {
@@ -352,6 +411,7 @@ pub mod strict_docs {
                 )?,
             })
         }
+
         /// Compares a chunk with the stored rows and writes the difference, parents first.
         pub fn write(
             &mut self,
@@ -363,6 +423,7 @@ pub mod strict_docs {
             self.strict_items.write(db, rows.strict_items, dry_run)?;
             Ok(())
         }
+
         /// After the last chunk: retires what `on_missing: keep` tables no longer have.
         pub fn retire(
             &mut self,
@@ -373,6 +434,7 @@ pub mod strict_docs {
             self.strict_items.retire(db, dry_run)?;
             Ok(())
         }
+
         /// After every source's `retire`: deletes what `on_missing: delete` tables no
         /// longer have, children first.
         pub fn remove(
@@ -384,18 +446,23 @@ pub mod strict_docs {
             self.strict_docs.remove(db, dry_run)?;
             Ok(())
         }
+
         pub fn reports(&self) -> Vec<TableReport> {
             vec![self.strict_docs.report(), self.strict_items.report()]
         }
     }
+
     /// Top-level arrays read one element at a time (see `rt::stream`).
     const STREAMED: &[&str] = &["items"];
+
     const HOOK: Option<rt::stream::Hook> = None;
+
     fn parse(entry: &KvEntry) -> Result<Value, Error> {
         let cx = Cx { kv_key: &entry.key };
         let value = rt::json::parse(&entry.key, &entry.value)?;
         Ok(value)
     }
+
     /// Parses, upgrades and extracts every KV entry of this source, passing the rows to
     /// `sink` in chunks of about `rt::sync::CHUNK_ROWS` (at least one, maybe empty).
     pub fn extract_all(
@@ -437,6 +504,7 @@ pub mod strict_docs {
         sink(out.take())?;
         Ok(report)
     }
+
     /// This source's entries of `kv`, upgraded.
     pub fn upgraded(kv: &KvSnapshot) -> Result<Vec<KvEntry>, Error> {
         let mut entries = Vec::new();
@@ -451,6 +519,7 @@ pub mod strict_docs {
         }
         Ok(entries)
     }
+
     /// Extracts the rows of `strict_docs` (and its children) from one value.
     pub fn strict_docs(
         cx: &Cx<'_>,
@@ -513,6 +582,7 @@ pub mod strict_docs {
         }
         Ok(())
     }
+
     /// Extracts the rows of `strict_items` (and its children) from one value.
     fn strict_items(
         cx: &Cx<'_>,
@@ -536,11 +606,13 @@ pub mod strict_docs {
         out.strict_items.push(row);
         Ok(())
     }
+
     /// Child rows, grouped by their parent's key, in source order.
     #[derive(Default)]
     struct Kids {
         pub strict_items: std::collections::HashMap<(String,), Vec<StrictItemsRow>>,
     }
+
     /// Rebuilds this source's KV entries from the tables.
     pub fn export(db: &mut dyn SqlExecutor) -> Result<Vec<KvEntry>, Error> {
         let kids = Kids {
@@ -565,6 +637,7 @@ pub mod strict_docs {
         }
         Ok(entries)
     }
+
     /// Rebuilds the JSON object of one `strict_docs` row.
     fn json_strict_docs(row: &StrictDocsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -608,6 +681,7 @@ pub mod strict_docs {
         }
         Ok(Value::Object(o))
     }
+
     /// Rebuilds the JSON object of one `strict_items` row.
     fn json_strict_items(row: &StrictItemsRow, kids: &Kids) -> Result<Value, String> {
         let mut o = Map::new();
@@ -615,6 +689,7 @@ pub mod strict_docs {
         json::put_optional(&mut o, "qty", &row.qty)?;
         Ok(Value::Object(o))
     }
+
     impl StrictItemsRow {
         /// The JSON object this `strict_items` row was extracted from.
         pub fn to_json(&self) -> Result<Value, String> {
