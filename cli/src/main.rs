@@ -61,12 +61,12 @@ enum Command {
         #[arg(long)]
         db: PathBuf,
     },
-    /// Record the cutover to v2: from then on every migration is refused, even with --force.
+    /// Record the cutover to the app (which now owns the tables): from then on every migration is refused, even with --force.
     Cutover {
         #[arg(long)]
         db: PathBuf,
-        /// Undo the cutover: migrations are allowed again (and still refuse to overwrite v2's
-        /// writes without --force).
+        /// Undo the cutover: migrations are allowed again (and still refuse to overwrite the
+        /// app's writes without --force).
         #[arg(long)]
         undo: bool,
     },

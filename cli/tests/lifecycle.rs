@@ -140,7 +140,7 @@ fn status_and_cutover_from_the_command_line() {
     let before = all_rows(&db);
     let out = migrate(&db, &["--force"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("cut over to v2"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("cut over to the app"), "{}", text(&out.stderr));
     assert_eq!(all_rows(&db), before);
     assert_eq!(json(&kv2sql(&["status", "--db", d, "--format", "json"]))["phase"], "cut_over");
 

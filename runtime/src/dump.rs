@@ -65,7 +65,7 @@ struct BulkEntry {
     base64: Option<bool>,
 }
 
-/// A bulk entry's `value`: a JSON string holding a whole KV value (25 MiB for the items blob,
+/// A bulk entry's `value`: a JSON string holding a whole KV value (up to 25 MiB,
 /// with an escaped quote every few bytes). Decoded in one pass into a string of the right size;
 /// strings with `\u` escapes are left to serde_json (surrogate pairs and their errors).
 fn value_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -68,16 +68,16 @@ pub enum Error {
     /// Something other than a migration wrote to the tables since the last migration.
     #[error(
         "the tables were written outside a migration since the last one ({}): a migration would \
-         overwrite those writes, so it was refused. If v2 is live, record the cutover (`kv2sql cutover`, \
+         overwrite those writes, so it was refused. If the app now writes to these tables, record the cutover (`kv2sql cutover`, \
          Worker: POST /api/cutover) and stop migrating; to overwrite them with the KV data \
          deliberately, run again with --force (Worker: ?force=1)",
         crate::lifecycle::describe(tables)
     )]
     Diverged { tables: Vec<crate::lifecycle::Divergence> },
-    /// The database was cut over to v2: migrations are refused, even forced ones.
+    /// The database was cut over to the app: migrations are refused, even forced ones.
     #[error(
-        "the database was cut over to v2{}: migrations are refused, even with --force, so that \
-         v2's writes are never overwritten. To migrate again, undo the cutover first (`kv2sql \
+        "the database was cut over to the app{}: migrations are refused, even with --force, so that \
+         the app's writes are never overwritten. To migrate again, undo the cutover first (`kv2sql \
          cutover --undo`, Worker: DELETE /api/cutover)",
         at.as_deref().map(|a| format!(" at {a}")).unwrap_or_default()
     )]

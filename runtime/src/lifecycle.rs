@@ -1,5 +1,5 @@
 //! The lifecycle of a database and the divergence guard: a migration never overwrites rows that
-//! something else (the v2 app, `sqlite3`, a Durable Object route) wrote since the previous one.
+//! something else (the app itself, `sqlite3`, a Durable Object route) wrote since the previous one.
 //!
 //! The state lives in two bookkeeping tables, generic over the tables a mapping declares:
 //!
@@ -36,7 +36,7 @@ pub enum Phase {
     NeverMigrated,
     /// Migrated from KV; further (catch-up) migrations are allowed while nothing else writes.
     Migrated,
-    /// v2 owns the data: every migration is refused until the cutover is undone.
+    /// The app owns the data: every migration is refused until the cutover is undone.
     CutOver,
 }
 
@@ -331,7 +331,7 @@ pub fn cutover(db: &mut dyn SqlExecutor, now: &str) -> Result<State, Error> {
     }
 }
 
-/// Undoes the cutover: migrations are allowed again, and still refuse to overwrite what v2
+/// Undoes the cutover: migrations are allowed again, and still refuse to overwrite what the app
 /// wrote (the change log is kept) unless forced.
 pub fn undo_cutover(db: &mut dyn SqlExecutor) -> Result<State, Error> {
     let s = state(db)?;
