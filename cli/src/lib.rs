@@ -88,6 +88,76 @@ pub fn migrate_guarded(
     opts: &MigrateOptions,
     force: bool,
 ) -> Result<Report, Error> {
+    migrate_run(conn, kv, opts, force, false)
+}
+
+/// A source's name and whether a KV key belongs to it.
+type SourcePredicate = (&'static str, Box<dyn Fn(&str) -> bool>);
+
+/// The per-source digests of a snapshot under this build's model ([`lifecycle::source_digests`]).
+pub fn source_digests(kv: &KvSnapshot) -> String {
+    let preds: Vec<SourcePredicate> = generated::KV_SOURCES
+        .iter()
+        .map(|s| -> SourcePredicate {
+            match *s {
+                generated::KvSource::Key(k) => (k, Box::new(move |key: &str| key == k)),
+                generated::KvSource::Prefix(p) => (p, Box::new(move |key: &str| key.starts_with(p))),
+            }
+        })
+        .collect();
+    let fingerprint = lifecycle::model_fingerprint(generated::MIGRATIONS, env!("CARGO_PKG_VERSION"));
+    lifecycle::source_digests(kv, preds.iter().map(|(n, f)| (*n, f.as_ref())), &fingerprint)
+}
+
+/// [`migrate_guarded`], skipping the run when every source is unchanged since the last
+/// migration ([`lifecycle::unchanged`]): same KV entries and model, no divergence, no pending
+/// schema migration. `full`, `force` and a dry run never skip.
+pub fn migrate_run(
+    conn: &mut Connection,
+    kv: &KvSnapshot,
+    opts: &MigrateOptions,
+    force: bool,
+    full: bool,
+) -> Result<Report, Error> {
+    let sources = source_digests(kv);
+    if !(full || force || opts.dry_run) {
+        if let Some(report) = skip_if_unchanged(conn, &sources)? {
+            return Ok(report);
+        }
+    }
+    let mut report = migrate_all(conn, kv, opts, force, &sources)?;
+    report.skipped.clear();
+    Ok(report)
+}
+
+/// The report of a run that skipped every source, or `None` when one of them must be compared.
+fn skip_if_unchanged(conn: &mut Connection, sources: &str) -> Result<Option<Report>, Error> {
+    let tx = conn.transaction().map_err(db_err)?;
+    let mut db = Sqlite::new(&tx);
+    if !lifecycle::unchanged(&mut db, sources, generated::TABLES, generated::MIGRATIONS)? {
+        return Ok(None);
+    }
+    let schema_version = generated::schema_version(&mut db)?;
+    let skipped = generated::KV_SOURCES
+        .iter()
+        .map(|s| match *s {
+            generated::KvSource::Key(k) => k.to_string(),
+            generated::KvSource::Prefix(p) => format!("{p}*"),
+        })
+        .collect();
+    let report =
+        Report { schema_version, skipped, rows_written: Some(0), bookkeeping_writes: Some(0), ..Default::default() };
+    tx.rollback().map_err(db_err)?;
+    Ok(Some(report))
+}
+
+fn migrate_all(
+    conn: &mut Connection,
+    kv: &KvSnapshot,
+    opts: &MigrateOptions,
+    force: bool,
+    sources: &str,
+) -> Result<Report, Error> {
     let digest = lifecycle::kv_digest(kv, generated::is_mapped);
     let tx = conn.transaction().map_err(db_err)?;
     let (mut report, data, bookkeeping) = {
@@ -98,6 +168,7 @@ pub fn migrate_guarded(
         let mut report = generated::migrate(&mut db, kv, opts)?;
         let c2 = tx.total_changes();
         lifecycle::finish(&mut db, generated::TABLES, &guard, &digest, &lifecycle::iso8601(now_unix()))?;
+        lifecycle::record_source_digests(&mut db, sources)?;
         report.diverged = guard.diverged;
         report.forced = force;
         (report, c2 - c1, (c1 - c0) + (tx.total_changes() - c2))

@@ -54,6 +54,11 @@ enum Command {
         /// them). Without it such a migration is refused. A cut-over database refuses anyway.
         #[arg(long)]
         force: bool,
+        /// Compare every source even when its KV entries, the model and the tables are
+        /// unchanged since the last migration (by default such a re-run skips them). Use it
+        /// after changing an `upgrade` hook's code without a mapping or version change.
+        #[arg(long)]
+        full: bool,
     },
     /// Show the database's phase, its last migration (time, KV digest) and whether its tables
     /// were written outside a migration since. Reads only; never creates the file.
@@ -319,7 +324,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let format = cli.format;
     match cli.command {
-        Command::Migrate { kv, db, ttl_base, dry_run, single_thread, force } => {
+        Command::Migrate { kv, db, ttl_base, dry_run, single_thread, force, full } => {
             if let Err(e) = kv2sql::files::check_dump_is_not_db(&kv, &db) {
                 return fail(format, &e, MIGRATE_FAILED);
             }
@@ -334,7 +339,7 @@ fn main() -> ExitCode {
                 Err(e) => return fail(format, &e, MIGRATE_FAILED),
             };
             let opts = kv2sql::MigrateOptions { dry_run, progress: Some(progress_bar), single_thread };
-            match kv2sql::migrate_guarded(&mut conn, &snap, &opts, force) {
+            match kv2sql::migrate_run(&mut conn, &snap, &opts, force, full) {
                 Ok(report) => {
                     progress_done();
                     match format {

@@ -102,9 +102,13 @@ fn the_issue_13_reproduction_refuses_and_changes_nothing() {
     assert_eq!(v["forced"], true);
     assert_eq!(v["diverged"], serde_json::json!([{"table": "items", "rows": 2}]));
     assert_eq!(v["rows_written"], 2);
+    let full = json(&migrate(&db, &["--full", "--format", "json"]));
+    assert_eq!(full["rows_written"], 0);
+    assert_eq!(full["bookkeeping_writes"], 2);
     let again = json(&migrate(&db, &["--format", "json"]));
     assert_eq!(again["rows_written"], 0);
-    assert_eq!(again["bookkeeping_writes"], 2);
+    assert_eq!(again["bookkeeping_writes"], 0, "an unchanged re-run is skipped");
+    assert_eq!(again["skipped"].as_array().map(Vec::len), Some(kv2sql_generated::KV_SOURCES.len()));
 }
 
 #[test]

@@ -175,15 +175,26 @@ pub fn status(db: &mut dyn SqlExecutor) -> Result<Status, Error> {
 
 fn ensure_tables(db: &mut dyn SqlExecutor) -> Result<(), Error> {
     if table_exists(db, STATE_TABLE)? && table_exists(db, CHANGES_TABLE)? {
-        return Ok(());
+        return ensure_source_digests_column(db);
     }
     db.execute_script(&format!(
         "CREATE TABLE IF NOT EXISTS {STATE_TABLE} (\n  id INTEGER PRIMARY KEY CHECK (id = 1),\n  \
          phase TEXT NOT NULL,\n  migrating INTEGER NOT NULL DEFAULT 0,\n  last_migrated_at TEXT,\n  \
-         kv_digest TEXT,\n  cut_over_at TEXT\n) STRICT;\n\
+         kv_digest TEXT,\n  cut_over_at TEXT,\n  source_digests TEXT\n) STRICT;\n\
          CREATE TABLE IF NOT EXISTS {CHANGES_TABLE} (\n  tbl TEXT NOT NULL,\n  row_id INTEGER NOT NULL,\n  \
          PRIMARY KEY (tbl, row_id)\n) STRICT, WITHOUT ROWID;"
     ))?;
+    Ok(())
+}
+
+/// Upgrades, in place, a bookkeeping table created before per-source digests were recorded:
+/// the new column starts NULL, so the next run is a full one and records them.
+fn ensure_source_digests_column(db: &mut dyn SqlExecutor) -> Result<(), Error> {
+    let rows =
+        db.query(&format!("SELECT 1 FROM pragma_table_info('{STATE_TABLE}') WHERE name = 'source_digests'"), &[])?;
+    if rows.is_empty() {
+        db.execute_script(&format!("ALTER TABLE {STATE_TABLE} ADD COLUMN source_digests TEXT;"))?;
+    }
     Ok(())
 }
 
@@ -344,6 +355,91 @@ pub fn undo_cutover(db: &mut dyn SqlExecutor) -> Result<State, Error> {
             Err(Error::Lifecycle(format!("the database is not cut over (phase {}): nothing to undo", s.phase.as_str())))
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Skipping a re-run of unchanged data.
+
+/// The digests of every source at one run, one `source<TAB>digest` line each, in mapping
+/// order; each digest covers the source's entries and the model fingerprint.
+pub fn source_digests<'a>(
+    kv: &KvSnapshot,
+    sources: impl IntoIterator<Item = (&'a str, &'a dyn Fn(&str) -> bool)>,
+    fingerprint: &str,
+) -> String {
+    let mut out = String::new();
+    for (name, is_source) in sources {
+        let entries = kv_digest(kv, is_source);
+        let mut h = Sha256::new();
+        h.update(fingerprint.as_bytes());
+        h.update([0]);
+        h.update(entries.as_bytes());
+        let d: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        out.push_str(&format!("{name}\t{d}\n"));
+    }
+    out
+}
+
+/// A fingerprint of the code that turns KV into rows, as far as it can be seen: the schema
+/// (every migration's SQL) and the generated crate's version. A change to an `upgrade`
+/// hook's code without a mapping or version change is not seen: `--full` forces a comparison.
+pub fn model_fingerprint(all: &[Migration], crate_version: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(crate_version.as_bytes());
+    for m in all {
+        h.update(m.version.to_le_bytes());
+        h.update(m.checksum().as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The per-source digests the last migration recorded (none before this was recorded).
+pub fn recorded_source_digests(db: &mut dyn SqlExecutor) -> Result<Option<String>, Error> {
+    if !table_exists(db, STATE_TABLE)? {
+        return Ok(None);
+    }
+    let has =
+        db.query(&format!("SELECT 1 FROM pragma_table_info('{STATE_TABLE}') WHERE name = 'source_digests'"), &[])?;
+    if has.is_empty() {
+        return Ok(None);
+    }
+    let rows = db.query(&format!("SELECT source_digests FROM {STATE_TABLE} WHERE id = 1"), &[])?;
+    Ok(rows.first().and_then(|r| text(&r[0])))
+}
+
+/// Whether a run may skip every source: the database is migrated (not cut over), the digests
+/// equal the recorded ones (same entries, same model), no table diverged and no schema
+/// migration is pending. Reads only.
+pub fn unchanged(db: &mut dyn SqlExecutor, digests: &str, tables: &[&str], all: &[Migration]) -> Result<bool, Error> {
+    if state(db)?.phase != Phase::Migrated {
+        return Ok(false);
+    }
+    if recorded_source_digests(db)?.as_deref() != Some(digests) {
+        return Ok(false);
+    }
+    Ok(divergence(db)?.is_empty() && migrations::pending(db, all)?.is_empty() && triggers_complete(db, tables)?)
+}
+
+/// Whether every table has its three guard triggers (a table rebuilt outside a migration has
+/// lost them, and only a full run re-creates them).
+fn triggers_complete(db: &mut dyn SqlExecutor, tables: &[&str]) -> Result<bool, Error> {
+    let like = format!("{TRIGGER_PREFIX}%");
+    let rows =
+        db.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?1", &[SqlRef::Text(&like)])?;
+    let present: std::collections::HashSet<String> = rows.iter().filter_map(|r| text(&r[0])).collect();
+    Ok(tables
+        .iter()
+        .all(|t| ["insert", "update", "delete"].iter().all(|k| present.contains(&format!("{TRIGGER_PREFIX}{t}_{k}")))))
+}
+
+/// Records the per-source digests of the migration that is committing (after [`finish`]).
+pub fn record_source_digests(db: &mut dyn SqlExecutor, digests: &str) -> Result<(), Error> {
+    ensure_tables(db)?;
+    db.execute(
+        &format!("UPDATE {STATE_TABLE} SET source_digests = ?1 WHERE id = 1 AND source_digests IS NOT ?1"),
+        &[SqlRef::Text(digests)],
+    )?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

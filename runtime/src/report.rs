@@ -20,7 +20,8 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows_written: Option<u64>,
     /// Rows written to kv2sql's own bookkeeping tables (the lifecycle row, the guard's change
-    /// log), apart from `rows_written`: 2 on a re-run over unchanged data.
+    /// log), apart from `rows_written`: 2 on a `--full` re-run over unchanged data, 0 on a
+    /// skipped one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bookkeeping_writes: Option<u64>,
     /// Tables written outside a migration since the previous one: a dry run shows them, and a
@@ -30,6 +31,10 @@ pub struct Report {
     /// The run was forced (`--force`, `?force=1`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forced: bool,
+    /// Sources found unchanged since the last migration and skipped (not read from the
+    /// tables, not extracted, not written); `--full` never skips.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +101,12 @@ impl Report {
             out.push_str(&format!("bookkeeping rows written {b} (the lifecycle state, not data)\n"));
         }
         out.push_str(&self.render_divergence());
+        if !self.skipped.is_empty() {
+            out.push_str(&format!(
+                "unchanged since the last migration, skipped: {} (--full compares them anyway)\n",
+                self.skipped.join(", ")
+            ));
+        }
         out.push('\n');
         let w = self.sources.iter().map(|s| s.source.len()).max().unwrap_or(6).max(6);
         out.push_str(&format!("{:<w$}  {:>7}  {:>10}\n", "source", "entries", "bytes"));

@@ -2,7 +2,7 @@
 //! end: a migration never overwrites rows written outside a migration, unless forced; a cut-over
 //! database refuses every migration; status shows each phase.
 
-use kv2sql::{migrate_guarded, MigrateOptions};
+use kv2sql::{migrate_run, MigrateOptions};
 use kv2sql_runtime::lifecycle::{self, Divergence, Phase};
 use kv2sql_runtime::sqlite::Sqlite;
 use kv2sql_runtime::{Error, Report};
@@ -11,7 +11,9 @@ use rusqlite::Connection;
 
 fn run(conn: &mut Connection, force: bool, dry_run: bool) -> Result<Report, Error> {
     let opts = MigrateOptions { dry_run, ..Default::default() };
-    migrate_guarded(conn, &tests::example_dump(), &opts, force)
+    // `full`: these tests are about the guard of a run that compares (tests/rerun.rs in the
+    // CLI covers the skip of an unchanged re-run).
+    migrate_run(conn, &tests::example_dump(), &opts, force, true)
 }
 
 /// A database after one migration of the example dump.
