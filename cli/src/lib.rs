@@ -185,27 +185,13 @@ fn migrate_all(
     Ok(report)
 }
 
-/// Opens an existing database file, read-only; a missing one is an error (never created).
-fn open_existing(path: &Path, read_only: bool) -> Result<Connection, Error> {
-    if !path.exists() {
-        return Err(Error::Lifecycle(format!(
-            "{}: no such database file (run `kv2sql migrate --db {}` first)",
-            path.display(),
-            path.display()
-        )));
-    }
-    let flags = if read_only {
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
-    } else {
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
-    };
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
-        Error::Db(kv2sql_runtime::DbError::Sql { sql: String::new(), message: format!("{}: {e}", path.display()) })
-    })?;
-    if !read_only {
-        sqlite::configure(&conn).map_err(db_err)?;
-    }
-    Ok(conn)
+/// Opens a database file that must already exist ([`files::check_existing_db`]) without
+/// writing to it.
+fn open_existing_read_only(path: &Path) -> Result<Connection, Error> {
+    files::check_existing_db(path)?;
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(path, flags)
+        .map_err(|e| Error::File(format!("cannot open the database {}: {e}", path.display())))
 }
 
 /// The database's phase, last migration and divergence, read-only. A missing file is reported
@@ -219,13 +205,13 @@ pub fn status(path: &Path) -> Result<Status, Error> {
             diverged_tables: Vec::new(),
         });
     }
-    let conn = open_existing(path, true)?;
+    let conn = open_existing_read_only(path)?;
     lifecycle::status(&mut Sqlite::new(&conn))
 }
 
 /// Records the cutover (`undo`: undoes it) in an existing database, in one transaction.
 pub fn cutover(path: &Path, undo: bool) -> Result<State, Error> {
-    let mut conn = open_existing(path, false)?;
+    let mut conn = open_existing_db(path)?;
     let tx = conn.transaction().map_err(db_err)?;
     let state = {
         let mut db = Sqlite::new(&tx);

@@ -124,7 +124,7 @@ fn status_and_cutover_from_the_command_line() {
     assert_eq!(json(&out)["phase"], "never_migrated");
     let out = kv2sql(&["cutover", "--db", d]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("no such database file"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("does not exist: check the path given to --db"), "{}", text(&out.stderr));
     assert!(!db.exists(), "status or cutover created the database file");
 
     assert!(migrate(&db, &[]).status.success());
