@@ -1,38 +1,26 @@
 //! The `kv2sql` binary on bad and good input: exit codes, messages, `--format json`, dry runs,
 //! idempotence, `verify` and `export`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
+
+use common::{kv2sql, root, text};
 
 use kv2sql_runtime::dump::{parse_dump, write_dump};
 use kv2sql_runtime::{KvEntry, KvSnapshot};
 use rusqlite::Connection;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// A fresh directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "cli-{name}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("cli", name)
 }
 
-fn kv2sql(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kv2sql")).args(args).current_dir(root()).output().expect("run kv2sql")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// Every row of every table, sorted (an absent file is an empty list), but when and from which
+/// dump the last migration ran (`kv2sql_lifecycle`; tests/lifecycle.rs checks it).
+fn all_rows(db: &Path) -> Vec<String> {
+    common::all_rows(db, &["kv2sql_lifecycle"])
 }
 
 fn example_path() -> PathBuf {
@@ -53,36 +41,6 @@ fn bad_dump(dir: &Path) -> PathBuf {
     let path = dir.join("bad.json");
     std::fs::write(&path, write_dump(&KvSnapshot::new(entries).unwrap())).unwrap();
     path
-}
-
-/// Every row of every table, sorted (an absent file is an empty list).
-fn all_rows(db: &Path) -> Vec<String> {
-    if !db.exists() {
-        return vec![];
-    }
-    let conn = Connection::open(db).unwrap();
-    let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").unwrap();
-    let tables: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
-    let mut out = Vec::new();
-    for t in tables {
-        // When and from which dump the last migration ran (tests/lifecycle.rs checks it).
-        if t == "kv2sql_lifecycle" {
-            continue;
-        }
-        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                let cells: Vec<String> =
-                    (0..n).map(|i| format!("{:?}", r.get::<_, rusqlite::types::Value>(i).unwrap())).collect();
-                Ok(format!("{t}: {}", cells.join(" | ")))
-            })
-            .unwrap();
-        out.extend(rows.map(|r| r.unwrap()));
-        out.push(format!("table {t}"));
-    }
-    out.sort();
-    out
 }
 
 fn migrate_ok(kv: &Path, db: &Path) -> String {

@@ -2,29 +2,23 @@
 //! reproduction of issue 13 (a re-run after v2 wrote must refuse and change nothing), exit
 //! codes, messages and `--format json`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::{kv2sql, text};
 
 use rusqlite::Connection;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("lifecycle-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("lifecycle", name)
 }
 
-fn kv2sql(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kv2sql")).args(args).current_dir(root()).output().expect("run kv2sql")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// Every row of every table, bookkeeping included, sorted.
+fn all_rows(db: &Path) -> Vec<String> {
+    common::all_rows(db, &[])
 }
 
 fn migrate(db: &Path, extra: &[&str]) -> Output {
@@ -35,26 +29,6 @@ fn migrate(db: &Path, extra: &[&str]) -> Output {
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
-}
-
-/// Every row of every table, sorted.
-fn all_rows(db: &Path) -> Vec<String> {
-    let conn = Connection::open(db).unwrap();
-    let mut stmt = conn.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").unwrap();
-    let tables: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
-    let mut out = Vec::new();
-    for t in tables {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\"")).unwrap();
-        let n = stmt.column_count();
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((0..n).map(|i| format!("{:?}", r.get::<_, rusqlite::types::Value>(i).unwrap())).collect::<Vec<_>>())
-            })
-            .unwrap();
-        out.extend(rows.map(|r| format!("{t}: {}", r.unwrap().join(" | "))));
-    }
-    out.sort();
-    out
 }
 
 /// What another SQL client (the v2 app, sqlite3) does: edit an item, create one.

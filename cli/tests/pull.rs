@@ -5,15 +5,15 @@
 //! Needs wrangler (worker/node_modules/.bin/wrangler, installed by scripts/setup.sh). Without it
 //! the tests are skipped with a message, except under CI=true, where they fail.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use base64::Engine;
 use serde_json::{json, Value};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
+use common::{kv2sql, root};
 
 fn wrangler() -> Option<PathBuf> {
     let path = root().join("worker/node_modules/.bin/wrangler");
@@ -24,13 +24,6 @@ fn wrangler() -> Option<PathBuf> {
     assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
     eprintln!("skipping: {msg}");
     None
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kv2sql-pull-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn config() -> String {
@@ -46,10 +39,6 @@ fn seed(wrangler: &Path, kv: &Path, file: &Path) {
         .output()
         .unwrap();
     assert!(out.status.success(), "seeding failed: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn kv2sql(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kv2sql")).args(args).env("WRANGLER_SEND_METRICS", "false").output().unwrap()
 }
 
 fn pull(wrangler: &Path, kv: &Path, out: &Path, extra: &[&str]) -> Output {
@@ -77,7 +66,7 @@ fn keys_and_expirations(dump: &Value) -> Vec<(String, Option<i64>)> {
 #[test]
 fn pulled_dump_migrates_and_exports_back_to_the_namespace() {
     let Some(wrangler) = wrangler() else { return };
-    let dir = temp_dir("roundtrip");
+    let dir = common::scratch("pull", "roundtrip");
     let example = root().join("examples/v1-dump.json");
     seed(&wrangler, &dir.join("kv"), &example);
 
@@ -117,7 +106,7 @@ fn pulled_dump_migrates_and_exports_back_to_the_namespace() {
 #[test]
 fn pull_keeps_exact_bytes_expirations_and_metadata() {
     let Some(wrangler) = wrangler() else { return };
-    let dir = temp_dir("exact");
+    let dir = common::scratch("pull", "exact");
     let binary = [0xffu8, 0x00, 0x80, b'A', 0xc3];
     let b64 = base64::engine::general_purpose::STANDARD.encode(binary);
     let seed_entries = json!([
@@ -174,7 +163,7 @@ fn pull_keeps_exact_bytes_expirations_and_metadata() {
 #[test]
 fn a_failing_wrangler_writes_nothing_and_says_why() {
     let Some(wrangler) = wrangler() else { return };
-    let dir = temp_dir("fail");
+    let dir = common::scratch("pull", "fail");
     let dump = dir.join("dump.json");
     let (w, kv, out, config) =
         (wrangler.display().to_string(), dir.join("kv").display().to_string(), dump.display().to_string(), config());
