@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::migrations::{self, Migration, MIGRATIONS_TABLE};
+use crate::migrations::{self, Migration};
 use crate::value::{SqlRef, SqlValue};
 use crate::{KvSnapshot, SqlExecutor};
 
@@ -149,25 +149,16 @@ pub fn divergence(db: &mut dyn SqlExecutor) -> Result<Vec<Divergence>, Error> {
     Ok(out)
 }
 
-/// The schema version, without creating the migrations table.
-fn schema_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
-    if !table_exists(db, MIGRATIONS_TABLE)? {
-        return Ok(0);
-    }
-    match db.query(&format!("SELECT COALESCE(MAX(version), 0) FROM {MIGRATIONS_TABLE}"), &[])?.first() {
-        Some(row) => match row.first() {
-            Some(SqlValue::Integer(v)) => Ok(*v),
-            other => Err(Error::Schema(format!("unexpected schema version {other:?}"))),
-        },
-        None => Ok(0),
-    }
-}
-
 /// Phase, last migration and divergence. Reads only: safe on a database another process uses.
 pub fn status(db: &mut dyn SqlExecutor) -> Result<Status, Error> {
     let state = state(db)?;
     let diverged_tables = divergence(db)?;
-    Ok(Status { schema_version: schema_version(db)?, diverged: !diverged_tables.is_empty(), state, diverged_tables })
+    Ok(Status {
+        schema_version: migrations::recorded_version(db)?,
+        diverged: !diverged_tables.is_empty(),
+        state,
+        diverged_tables,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

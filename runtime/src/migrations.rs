@@ -32,6 +32,16 @@ pub fn checksum(sql: &str) -> String {
 /// The schema version recorded in the database (0 for a new one).
 pub fn current_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     ensure_table(db)?;
+    recorded_version(db)
+}
+
+/// [`current_version`] without creating the bookkeeping table: reads only (0 when it is missing).
+pub fn recorded_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
+    let exists =
+        db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", &[SqlRef::Text(MIGRATIONS_TABLE)])?;
+    if exists.is_empty() {
+        return Ok(0);
+    }
     let rows = db.query(&format!("SELECT COALESCE(MAX(version), 0) FROM {MIGRATIONS_TABLE}"), &[])?;
     match rows.first().and_then(|r| r.first()) {
         Some(SqlValue::Integer(v)) => Ok(*v),
