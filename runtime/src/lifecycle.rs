@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::migrations::{self, Migration};
+use crate::migrations::{self, table_exists, Migration};
 use crate::value::{SqlRef, SqlValue};
 use crate::{KvSnapshot, SqlExecutor};
 
@@ -104,11 +104,6 @@ pub struct Guard {
 
 // ---------------------------------------------------------------------------------------------
 // Reading.
-
-fn table_exists(db: &mut dyn SqlExecutor, name: &str) -> Result<bool, Error> {
-    let rows = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", &[SqlRef::Text(name)])?;
-    Ok(!rows.is_empty())
-}
 
 fn text(v: &SqlValue) -> Option<String> {
     match v {

@@ -52,6 +52,12 @@ pub fn recorded_version(db: &mut dyn SqlExecutor) -> Result<i64, Error> {
     }
 }
 
+/// Whether the database has a table of this name.
+pub(crate) fn table_exists(db: &mut dyn SqlExecutor, name: &str) -> Result<bool, Error> {
+    let rows = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", &[SqlRef::Text(name)])?;
+    Ok(!rows.is_empty())
+}
+
 fn ensure_table(db: &mut dyn SqlExecutor) -> Result<(), Error> {
     db.execute_script(&format!(
         "CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (\n  version INTEGER PRIMARY KEY,\n  name TEXT NOT NULL,\n  checksum TEXT NOT NULL\n) STRICT;"
